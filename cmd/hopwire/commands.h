@@ -1,0 +1,9 @@
+/* hopwire CLI subcommands: each returns the process exit code (0 ok, 1 failure, 2 usage). */
+#ifndef HOPWIRE_CMD_COMMANDS_H
+#define HOPWIRE_CMD_COMMANDS_H
+
+int hop_cmd_serve(int argc, char **argv);
+int hop_cmd_call(int argc, char **argv);
+int hop_cmd_bench(int argc, char **argv);
+
+#endif

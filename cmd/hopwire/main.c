@@ -1,0 +1,44 @@
+/* hopwire: command-line entry point, dispatching to subcommands. */
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "commands.h"
+#include "hop_config.h"
+
+static const struct {
+  const char *name;
+  int (*fn)(int, char **);
+  const char *summary;
+} commands[] = {
+  {"serve", hop_cmd_serve, "run an HTTP/1.1 + h2c server with the benchmark Echo service"},
+  {"call", hop_cmd_call, "make one Connect / gRPC / gRPC-Web unary call"},
+  {"bench", hop_cmd_bench, "measure dials, throughput and latency: HTTP/1.1 pools vs h2c"},
+};
+
+static void usage(FILE *f) {
+  fprintf(f, "usage: hopwire <command> [options]\n\ncommands:\n");
+  for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+    fprintf(f, "  %-7s %s\n", commands[i].name, commands[i].summary);
+  fprintf(f, "\n'hopwire <command> --help' describes a command's options.\n");
+}
+
+int main(int argc, char **argv) {
+  signal(SIGPIPE, SIG_IGN);
+  if (argc < 2) {
+    usage(stderr);
+    return 2;
+  }
+  if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+    usage(stdout);
+    return 0;
+  }
+  if (!strcmp(argv[1], "--version")) {
+    printf("hopwire %s\n", HOP_VERSION);
+    return 0;
+  }
+  for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+    if (!strcmp(argv[1], commands[i].name)) return commands[i].fn(argc - 1, argv + 1);
+  fprintf(stderr, "hopwire: unknown command '%s' (try 'hopwire --help')\n", argv[1]);
+  return 2;
+}

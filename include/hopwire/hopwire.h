@@ -1,0 +1,9 @@
+/* hopwire: umbrella header. */
+#ifndef HOPWIRE_H
+#define HOPWIRE_H
+#include "hopwire/error.h"
+#include "hopwire/types.h"
+#include "hopwire/stats.h"
+#include "hopwire/server.h"
+#include "hopwire/client.h"
+#endif
