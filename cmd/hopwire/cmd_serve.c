@@ -1,11 +1,213 @@
-/* hopwire serve: placeholder until its layer lands (owned by the serve work). */
+/* hopwire serve: an HTTP/1.1 + h2c server with the benchmark Echo service. */
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "commands.h"
+#include "core/clock.h"
+#include "hopwire/error.h"
+#include "hopwire/server.h"
+
+static void usage(FILE *f) {
+  fprintf(f,
+          "usage: hopwire serve --listen ADDR [options]\n"
+          "\n"
+          "Serves HTTP/1.1 and h2c (prior knowledge) on one plaintext port, with\n"
+          "POST /hopwire.bench.v1.BenchService/Echo (the request body back) and\n"
+          "GET /healthz, /readyz. Prints 'listening on HOST:PORT' once bound.\n"
+          "SIGTERM/SIGINT drain gracefully (exit 0); a second signal stops at once.\n"
+          "\n"
+          "options:\n"
+          "  --listen ADDR            HOST:PORT, [V6]:PORT or :PORT (all interfaces); port 0 = any\n"
+          "  --threads N              worker threads (default: number of cores)\n"
+          "  --delay DUR              answer Echo after DUR (a timer; default 0)\n"
+          "  --max-conns N            open connections, whole server (default 10000)\n"
+          "  --max-streams N          SETTINGS_MAX_CONCURRENT_STREAMS (default 100)\n"
+          "  --max-header-list BYTES  request header list, name+value+32 each (default 64k)\n"
+          "  --max-body BYTES         request body (default 4m)\n"
+          "  --header-timeout DUR     whole request head must arrive within (default 10s)\n"
+          "  --body-timeout DUR       whole request body must arrive within (default 30s)\n"
+          "  --idle-timeout DUR       connection without requests (default 120s)\n"
+          "  --drain-timeout DUR      graceful shutdown bound (default 10s)\n"
+          "  --help                   this text\n"
+          "\n"
+          "DUR: 250ms, 1.5s, 2m, 500us (a bare number is seconds). BYTES: 4096, 64k, 4m.\n");
+}
+
+static int parse_u64(const char *s, uint64_t *out) {
+  char *end;
+  errno = 0;
+  unsigned long long v = strtoull(s, &end, 10);
+  if (errno || end == s || *end || s[0] == '-') return -1;
+  *out = v;
+  return 0;
+}
+
+static int parse_bytes(const char *s, uint64_t *out) {
+  char *end;
+  errno = 0;
+  unsigned long long v = strtoull(s, &end, 10);
+  if (errno || end == s || s[0] == '-') return -1;
+  uint64_t mul = 1;
+  if (*end == 'k' || *end == 'K') mul = 1024, end++;
+  else if (*end == 'm' || *end == 'M') mul = 1024 * 1024, end++;
+  else if (*end == 'g' || *end == 'G') mul = 1024ull * 1024 * 1024, end++;
+  if (*end == 'i' || *end == 'b' || *end == 'B') end++;
+  if (*end == 'B') end++;
+  if (*end || v > UINT64_MAX / mul) return -1;
+  *out = v * mul;
+  return 0;
+}
+
+static int parse_dur_ms(const char *s, uint64_t *out) {
+  uint64_t us;
+  if (hop_parse_duration(s, 1000000, &us)) return -1;
+  *out = us / 1000;
+  return 0;
+}
+
+/* "host:port", "[v6]:port", ":port". */
+static int parse_listen(const char *a, char *host, size_t hlen, uint16_t *port) {
+  const char *colon;
+  if (a[0] == '[') {
+    const char *rb = strchr(a, ']');
+    if (!rb || rb[1] != ':' || (size_t)(rb - a - 1) >= hlen) return -1;
+    memcpy(host, a + 1, (size_t)(rb - a - 1));
+    host[rb - a - 1] = 0;
+    colon = rb + 1;
+  } else {
+    colon = strrchr(a, ':');
+    if (!colon || (size_t)(colon - a) >= hlen) return -1;
+    memcpy(host, a, (size_t)(colon - a));
+    host[colon - a] = 0;
+    if (!host[0]) strcpy(host, "0.0.0.0");
+  }
+  uint64_t p;
+  if (parse_u64(colon + 1, &p) || p > 65535) return -1;
+  *port = (uint16_t)p;
+  return 0;
+}
+
+/* ---- The raw benchmark Echo. The RPC layer replaces this registration with its
+ * Connect / gRPC / gRPC-Web aware Echo: keep it in this one function. ---- */
+
+typedef struct echo_delay {
+  uv_timer_t timer;
+  hop_request *req;
+} echo_delay;
+
+static void echo_now(hop_request *req) {
+  size_t len;
+  const uint8_t *body = hop_request_body(req, &len);
+  const char *ct = hop_request_header(req, "content-type");
+  hop_header h = {"content-type", 12, ct ? ct : "application/proto",
+                  strlen(ct ? ct : "application/proto")};
+  hop_request_respond(req, 200, &h, 1, body, len, NULL, 0);
+}
+
+static void on_echo_timer(uv_timer_t *t) {
+  echo_delay *d = (echo_delay *)t;
+  echo_now(d->req);
+  uv_close((uv_handle_t *)t, (uv_close_cb)free);
+}
+
+static void echo_handler(hop_request *req, void *ud) {
+  uint64_t delay_ms = *(const uint64_t *)ud;
+  if (strcmp(hop_request_method(req), "POST") != 0) {
+    hop_header h[] = {HOP_HEADER("allow", "POST")};
+    hop_request_respond(req, 405, h, 1, NULL, 0, NULL, 0);
+    return;
+  }
+  if (!delay_ms) {
+    echo_now(req);
+    return;
+  }
+  echo_delay *d = malloc(sizeof(*d));
+  if (!d || uv_timer_init(hop_request_loop(req), &d->timer)) {
+    free(d);
+    hop_request_respond(req, 503, NULL, 0, NULL, 0, NULL, 0);
+    return;
+  }
+  d->req = req;
+  uv_timer_start(&d->timer, on_echo_timer, delay_ms, 0);
+}
+
+static int register_echo(hop_server *s, uint64_t *delay_ms) {
+  return hop_server_handle(s, "/hopwire.bench.v1.BenchService/Echo", echo_handler, delay_ms);
+}
+
+/* ---- */
 
 int hop_cmd_serve(int argc, char **argv) {
-  (void)argc;
-  (void)argv;
-  fprintf(stderr, "hopwire serve: not built yet\n");
-  return 1;
+  hop_server_config cfg;
+  hop_server_config_init(&cfg);
+  cfg.handle_signals = 1;
+  static uint64_t delay_ms = 0;
+  char host[256] = "";
+  const char *listen = NULL;
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+      usage(stdout);
+      return 0;
+    }
+    const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+    uint64_t n = 0;
+    int bad = 0;
+    if (!v) {
+      fprintf(stderr, "hopwire serve: %s needs a value (or unknown option; see --help)\n", a);
+      return 2;
+    }
+    if (!strcmp(a, "--listen")) listen = v;
+    else if (!strcmp(a, "--threads")) bad = parse_u64(v, &n) || n > 256 || !(cfg.threads = (unsigned)n);
+    else if (!strcmp(a, "--delay")) bad = parse_dur_ms(v, &delay_ms);
+    else if (!strcmp(a, "--max-conns")) bad = parse_u64(v, &n) || !n || n > UINT32_MAX || !(cfg.max_connections = (unsigned)n);
+    else if (!strcmp(a, "--max-streams")) bad = parse_u64(v, &n) || !n || n > UINT32_MAX || !(cfg.max_concurrent_streams = (uint32_t)n);
+    else if (!strcmp(a, "--max-header-list")) bad = parse_bytes(v, &n) || n < 256 || !(cfg.max_header_list_size = n);
+    else if (!strcmp(a, "--max-body")) bad = parse_bytes(v, &n) || (cfg.max_body_size = n, 0);
+    else if (!strcmp(a, "--header-timeout")) bad = parse_dur_ms(v, &cfg.header_timeout_ms) || !cfg.header_timeout_ms;
+    else if (!strcmp(a, "--body-timeout")) bad = parse_dur_ms(v, &cfg.body_timeout_ms) || !cfg.body_timeout_ms;
+    else if (!strcmp(a, "--idle-timeout")) bad = parse_dur_ms(v, &cfg.idle_timeout_ms) || !cfg.idle_timeout_ms;
+    else if (!strcmp(a, "--drain-timeout")) bad = parse_dur_ms(v, &cfg.drain_timeout_ms) || !cfg.drain_timeout_ms;
+    else {
+      fprintf(stderr, "hopwire serve: unknown option '%s' (see --help)\n", a);
+      return 2;
+    }
+    if (bad) {
+      fprintf(stderr, "hopwire serve: bad value for %s: '%s'\n", a, v);
+      return 2;
+    }
+    i++;
+  }
+  if (!listen) {
+    fprintf(stderr, "hopwire serve: --listen ADDR is required (e.g. 127.0.0.1:8080)\n");
+    return 2;
+  }
+  if (parse_listen(listen, host, sizeof(host), &cfg.port)) {
+    fprintf(stderr, "hopwire serve: bad --listen address '%s' (want HOST:PORT)\n", listen);
+    return 2;
+  }
+  cfg.host = host;
+  hop_server *s;
+  int rv = hop_server_new(&s, &cfg);
+  if (!rv) rv = register_echo(s, &delay_ms);
+  if (rv) {
+    fprintf(stderr, "hopwire serve: %s\n", hop_strerror(rv));
+    if (s) hop_server_free(s);
+    return 1;
+  }
+  rv = hop_server_start(s);
+  if (rv) {
+    fprintf(stderr, "hopwire serve: cannot listen on %s: %s\n", listen, hop_strerror(rv));
+    hop_server_free(s);
+    return 1;
+  }
+  char addr[300];
+  hop_server_address(s, addr, sizeof(addr));
+  printf("listening on %s\n", addr);
+  fflush(stdout);
+  hop_server_wait(s);
+  hop_server_free(s);
+  return 0;
 }

@@ -1,0 +1,402 @@
+/* h2c connections on an nghttp2 server session. Frames are produced with
+ * nghttp2_session_mem_send into a write buffer, never from inside an nghttp2 callback;
+ * requests are dispatched after nghttp2_session_mem_recv returns. Loop thread only. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/clock.h"
+#include "core/log.h"
+#include "hopwire/error.h"
+#include "server/server_internal.h"
+
+static hop_h2_stream *get_stream(hop_conn *c, int32_t id) {
+  return nghttp2_session_get_stream_user_data(c->session, id);
+}
+
+static void calm(hop_conn *c) {
+  if (c->calm_pending) return;
+  c->calm_pending = 1;
+  HOP_STAT_ADD(c->w, protocol_errors, 1);
+}
+
+static void reject(hop_conn *c, hop_h2_stream *st, int status) {
+  if (st->rejected) return;
+  st->rejected = 1;
+  st->deadline_ms = 0;
+  if (st->req) hop_buf_free(&st->req->body);
+  char code[4];
+  code[0] = (char)('0' + status / 100);
+  code[1] = (char)('0' + status / 10 % 10);
+  code[2] = (char)('0' + status % 10);
+  code[3] = 0;
+  nghttp2_nv nva[] = {
+      {(uint8_t *)":status", (uint8_t *)code, 7, 3, NGHTTP2_NV_FLAG_NONE},
+      {(uint8_t *)"content-length", (uint8_t *)"0", 14, 1, NGHTTP2_NV_FLAG_NONE},
+  };
+  if (nghttp2_submit_response(c->session, st->id, nva, 2, NULL) == 0)
+    HOP_STAT_ADD(c->w, responses, 1);
+  else
+    nghttp2_submit_rst_stream(c->session, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_REFUSED_STREAM);
+}
+
+static void make_ready(hop_conn *c, hop_h2_stream *st) {
+  if (st->rejected || st->dispatched) return;
+  st->deadline_ms = 0;
+  if (c->nready == c->ready_cap) {
+    size_t ncap = c->ready_cap ? c->ready_cap * 2 : 16;
+    int32_t *n = realloc(c->ready, ncap * sizeof(*n));
+    if (!n) {
+      nghttp2_submit_rst_stream(c->session, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_INTERNAL_ERROR);
+      return;
+    }
+    c->ready = n;
+    c->ready_cap = ncap;
+  }
+  c->ready[c->nready++] = st->id;
+}
+
+static int on_begin_headers(nghttp2_session *session, const nghttp2_frame *frame, void *ud) {
+  hop_conn *c = ud;
+  if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST) return 0;
+  hop_h2_stream *st = calloc(1, sizeof(*st));
+  if (!st) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+  st->req = hop_request_new(c->w, c, HOP_PROTO_H2C);
+  if (!st->req) {
+    free(st);
+    return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+  }
+  st->id = frame->hd.stream_id;
+  st->deadline_ms = hop_now_ms() + c->w->s->cfg.header_timeout_ms;
+  st->next = c->streams;
+  if (c->streams) c->streams->prev = st;
+  c->streams = st;
+  c->nstreams++;
+  c->deadline_ms = 0;
+  HOP_STAT_ADD(c->w, streams_open, 1);
+  nghttp2_session_set_stream_user_data(session, st->id, st);
+  return 0;
+}
+
+static size_t arena_str(hop_request *r, const uint8_t *v, size_t len) {
+  size_t off = r->arena.len;
+  if (hop_buf_reserve(&r->arena, len + 1)) return SIZE_MAX;
+  memcpy(r->arena.data + off, v, len);
+  r->arena.data[off + len] = 0;
+  r->arena.len += len + 1;
+  return off;
+}
+
+static int on_header(nghttp2_session *session, const nghttp2_frame *frame, const uint8_t *name,
+                     size_t namelen, const uint8_t *value, size_t valuelen, uint8_t flags,
+                     void *ud) {
+  hop_conn *c = ud;
+  if (frame->hd.type != NGHTTP2_HEADERS) return 0;
+  hop_h2_stream *st = get_stream(c, frame->hd.stream_id);
+  if (!st || !st->req || st->dispatched) return 0;
+  /* libnghttp2 advertises SETTINGS_MAX_HEADER_LIST_SIZE but never enforces it. */
+  st->header_bytes += namelen + valuelen + 32;
+  if (st->header_bytes > c->w->s->cfg.max_header_list_size) {
+    HOP_STAT_ADD(c->w, protocol_errors, 1);
+    return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE; /* RST_STREAM(INTERNAL_ERROR) */
+  }
+  if (frame->headers.cat != NGHTTP2_HCAT_REQUEST) return 0; /* request trailers: ignored */
+  hop_request *r = st->req;
+  if (namelen && name[0] == ':') {
+    size_t off = 0;
+    if (namelen == 7 && !memcmp(name, ":method", 7)) {
+      off = r->method_off = arena_str(r, value, valuelen);
+      st->head = valuelen == 4 && !memcmp(value, "HEAD", 4);
+    } else if (namelen == 5 && !memcmp(name, ":path", 5)) {
+      off = r->path_off = arena_str(r, value, valuelen);
+    } else if (namelen == 10 && !memcmp(name, ":authority", 10)) {
+      off = r->authority_off = arena_str(r, value, valuelen);
+    }
+    return off == SIZE_MAX ? NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE : 0;
+  }
+  if (namelen == 14 && !memcmp(name, "content-length", 14)) {
+    uint64_t v = 0;
+    for (size_t i = 0; i < valuelen && v < UINT64_MAX / 10; i++) v = v * 10 + (uint64_t)(value[i] - '0');
+    st->has_cl = 1;
+    st->content_length = v; /* libnghttp2 already checked the syntax */
+  }
+  if (hop_request_add_field(r, (const char *)name, namelen, (const char *)value, valuelen))
+    return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+  return 0;
+}
+
+static int on_frame_recv(nghttp2_session *session, const nghttp2_frame *frame, void *ud) {
+  hop_conn *c = ud;
+  hop_worker *w = c->w;
+  if (hop_h2_flood_on_recv(&c->flood, &frame->hd, hop_now_ms())) {
+    calm(c);
+    return 0;
+  }
+  hop_h2_stream *st;
+  switch (frame->hd.type) {
+  case NGHTTP2_HEADERS:
+    st = get_stream(c, frame->hd.stream_id);
+    if (!st || !st->req) return 0;
+    if (frame->headers.cat == NGHTTP2_HCAT_REQUEST) {
+      if (st->has_cl && st->content_length > w->s->cfg.max_body_size) {
+        reject(c, st, 413);
+        return 0;
+      }
+      st->deadline_ms = hop_now_ms() + w->s->cfg.body_timeout_ms;
+    }
+    if (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) make_ready(c, st);
+    return 0;
+  case NGHTTP2_DATA:
+    if (!(frame->hd.flags & NGHTTP2_FLAG_END_STREAM)) return 0;
+    st = get_stream(c, frame->hd.stream_id);
+    if (st && st->req) make_ready(c, st);
+    return 0;
+  case NGHTTP2_RST_STREAM:
+    HOP_STAT_ADD(w, resets_received, 1);
+    return 0;
+  default:
+    return 0;
+  }
+}
+
+static int on_data_chunk_recv(nghttp2_session *session, uint8_t flags, int32_t stream_id,
+                              const uint8_t *data, size_t len, void *ud) {
+  hop_conn *c = ud;
+  hop_h2_stream *st = get_stream(c, stream_id);
+  if (!st || !st->req || st->rejected || st->dispatched) return 0;
+  int rv = hop_buf_append(&st->req->body, data, len);
+  if (rv == HOP_ETOOBIG) reject(c, st, 413);
+  else if (rv) nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, stream_id, NGHTTP2_INTERNAL_ERROR);
+  return 0;
+}
+
+static int on_stream_close(nghttp2_session *session, int32_t stream_id, uint32_t error_code,
+                           void *ud) {
+  hop_conn *c = ud;
+  hop_h2_stream *st = get_stream(c, stream_id);
+  if (!st) return 0;
+  if (st->prev) st->prev->next = st->next;
+  else c->streams = st->next;
+  if (st->next) st->next->prev = st->prev;
+  c->nstreams--;
+  HOP_STAT_SUB(c->w, streams_open, 1);
+  if (st->req) {
+    if (st->dispatched) {
+      atomic_store_explicit(&st->req->canceled, 1, memory_order_release);
+      st->req->conn = NULL;
+      st->req->stream = NULL;
+    } else {
+      hop_request_free(st->req);
+    }
+  }
+  free(st->resp);
+  free(st);
+  if (c->nstreams == 0) c->deadline_ms = hop_now_ms() + c->w->s->cfg.idle_timeout_ms;
+  return 0; /* always 0: CVE-2023-35945 is not fixed in bookworm's libnghttp2 */
+}
+
+static int on_frame_send(nghttp2_session *session, const nghttp2_frame *frame, void *ud) {
+  hop_conn *c = ud;
+  if (frame->hd.type == NGHTTP2_RST_STREAM) {
+    HOP_STAT_ADD(c->w, resets_sent, 1);
+    /* Resets we are made to send (MadeYouReset, CVE-2025-8671) are not bounded by 1.52. */
+    if (hop_h2_flood_on_reset_sent(&c->flood, hop_now_ms())) calm(c);
+  } else if (frame->hd.type == NGHTTP2_GOAWAY) {
+    HOP_STAT_ADD(c->w, goaways_sent, 1);
+  }
+  return 0;
+}
+
+static ssize_t data_read(nghttp2_session *session, int32_t stream_id, uint8_t *buf, size_t length,
+                         uint32_t *data_flags, nghttp2_data_source *source, void *ud) {
+  hop_h2_stream *st = source->ptr;
+  hop_response *resp = st->resp;
+  size_t left = resp->body_len - st->resp_off;
+  size_t n = left < length ? left : length;
+  memcpy(buf, resp->body + st->resp_off, n);
+  st->resp_off += n;
+  if (st->resp_off == resp->body_len) {
+    *data_flags |= NGHTTP2_DATA_FLAG_EOF;
+    if (resp->ntr) {
+      *data_flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
+      if (nghttp2_submit_trailer(session, stream_id, resp->nva + resp->nnv, resp->ntr) != 0)
+        return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+    }
+  }
+  return (ssize_t)n;
+}
+
+int hop_h2_server_init(hop_server *s) {
+  nghttp2_session_callbacks *cb;
+  if (nghttp2_session_callbacks_new(&cb)) return HOP_ENOMEM;
+  nghttp2_session_callbacks_set_on_begin_headers_callback(cb, on_begin_headers);
+  nghttp2_session_callbacks_set_on_header_callback(cb, on_header);
+  nghttp2_session_callbacks_set_on_frame_recv_callback(cb, on_frame_recv);
+  nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, on_data_chunk_recv);
+  nghttp2_session_callbacks_set_on_stream_close_callback(cb, on_stream_close);
+  nghttp2_session_callbacks_set_on_frame_send_callback(cb, on_frame_send);
+  if (hop_h2_option_new(&s->h2_option, &s->h2)) {
+    nghttp2_session_callbacks_del(cb);
+    return HOP_ENOMEM;
+  }
+  s->h2_callbacks = cb;
+  return HOP_OK;
+}
+
+void hop_h2_server_free(hop_server *s) {
+  if (s->h2_callbacks) nghttp2_session_callbacks_del(s->h2_callbacks);
+  if (s->h2_option) nghttp2_option_del(s->h2_option);
+  s->h2_callbacks = NULL;
+  s->h2_option = NULL;
+}
+
+int hop_h2_conn_start(hop_conn *c) {
+  hop_server *s = c->w->s;
+  if (nghttp2_session_server_new2(&c->session, s->h2_callbacks, c, s->h2_option)) return HOP_ENOMEM;
+  if (hop_h2_submit_settings(c->session, &s->h2)) return HOP_ENOMEM;
+  uint64_t now = hop_now_ms();
+  hop_h2_flood_init(&c->flood, s->cfg.max_empty_frames, s->cfg.max_control_per_sec,
+                    s->cfg.max_resets_sent_burst, s->cfg.max_resets_sent_rate, now);
+  c->deadline_ms = now + s->cfg.idle_timeout_ms;
+  /* Connections accepted while the drain is starting get the notice too. */
+  if (c->draining) hop_h2_conn_drain(c, 0);
+  return HOP_OK;
+}
+
+void hop_h2_conn_free(hop_conn *c) {
+  hop_h2_stream *st = c->streams;
+  while (st) {
+    hop_h2_stream *next = st->next;
+    if (st->req) hop_request_free(st->req); /* detached ones were cleared at close */
+    free(st->resp);
+    free(st);
+    HOP_STAT_SUB(c->w, streams_open, 1);
+    st = next;
+  }
+  c->streams = NULL;
+  if (c->session) nghttp2_session_del(c->session);
+  c->session = NULL;
+  free(c->ready);
+  c->ready = NULL;
+}
+
+static void dispatch_ready(hop_conn *c) {
+  /* Handlers may answer synchronously; the array may grow meanwhile (no: input is done). */
+  for (size_t i = 0; i < c->nready && !c->closing; i++) {
+    hop_h2_stream *st = get_stream(c, c->ready[i]);
+    if (!st || !st->req || st->dispatched || st->rejected) continue;
+    st->dispatched = 1;
+    hop_request *r = st->req;
+    r->stream = st;
+    hop_request_dispatch(r);
+  }
+  c->nready = 0;
+}
+
+void hop_h2_conn_input(hop_conn *c, const uint8_t *data, size_t len) {
+  ssize_t rv = nghttp2_session_mem_recv(c->session, data, len);
+  if (rv < 0) {
+    /* Fatal: bad preface, flood of queued ACKs, CONTINUATION flood, ... */
+    hop_log_debug("h2: mem_recv: %s", nghttp2_strerror((int)rv));
+    HOP_STAT_ADD(c->w, protocol_errors, 1);
+    hop_conn_close(c);
+    return;
+  }
+  dispatch_ready(c);
+  hop_h2_conn_flush(c);
+}
+
+void hop_h2_conn_respond(hop_conn *c, hop_request *r, hop_response *resp) {
+  hop_h2_stream *st = r->stream;
+  r->stream = NULL;
+  if (st) st->req = NULL;
+  hop_request_free(r);
+  if (!st) {
+    free(resp);
+    return;
+  }
+  if (!resp) {
+    nghttp2_submit_rst_stream(c->session, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_INTERNAL_ERROR);
+  } else {
+    st->resp = resp;
+    st->resp_off = 0;
+    nghttp2_data_provider prd = {.source = {.ptr = st}, .read_callback = data_read};
+    int with_data = !st->head && (resp->body_len || resp->ntr);
+    if (nghttp2_submit_response(c->session, st->id, resp->nva, resp->nnv, with_data ? &prd : NULL))
+      nghttp2_submit_rst_stream(c->session, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_INTERNAL_ERROR);
+    else
+      HOP_STAT_ADD(c->w, responses, 1);
+  }
+  if (!c->in_read) hop_conn_mark_dirty(c);
+}
+
+void hop_h2_conn_flush(hop_conn *c) {
+  if (c->closing || !c->session) return;
+  if (c->calm_pending == 1) {
+    c->calm_pending = 2;
+    nghttp2_session_terminate_session(c->session, NGHTTP2_ENHANCE_YOUR_CALM);
+  }
+  while (c->wpending + c->wbuf.len < HOP_SRV_WRITE_HIGH) {
+    const uint8_t *data;
+    ssize_t n = nghttp2_session_mem_send(c->session, &data);
+    if (n < 0) {
+      hop_conn_close(c);
+      return;
+    }
+    if (n == 0) break;
+    if (hop_buf_append(&c->wbuf, data, (size_t)n)) {
+      hop_conn_close(c);
+      return;
+    }
+  }
+  if (c->calm_pending == 1) {
+    /* Tripped while sending (reset budget): next round sends the GOAWAY. */
+    hop_conn_mark_dirty(c);
+  }
+  if (c->wbuf.len) {
+    size_t len;
+    uint8_t *bytes = hop_buf_steal(&c->wbuf, &len);
+    uv_buf_t b = uv_buf_init((char *)bytes, (unsigned)len);
+    if (hop_conn_write(c, &b, 1, bytes)) return;
+  }
+  if (!nghttp2_session_want_read(c->session) && !nghttp2_session_want_write(c->session)) {
+    if (c->wpending) c->close_after_write = 1;
+    else hop_conn_close(c);
+    return;
+  }
+  hop_conn_update_reading(c);
+}
+
+void hop_h2_conn_drain(hop_conn *c, int final_step) {
+  if (c->closing || !c->session) return;
+  if (!final_step) {
+    nghttp2_submit_shutdown_notice(c->session);
+  } else if (!c->goaway_final) {
+    c->goaway_final = 1;
+    nghttp2_submit_goaway(c->session, NGHTTP2_FLAG_NONE,
+                          nghttp2_session_get_last_proc_stream_id(c->session), NGHTTP2_NO_ERROR,
+                          NULL, 0);
+  }
+  hop_conn_mark_dirty(c);
+}
+
+void hop_h2_conn_sweep(hop_conn *c, uint64_t now) {
+  int changed = 0;
+  for (hop_h2_stream *st = c->streams; st; st = st->next) {
+    if (st->deadline_ms && now >= st->deadline_ms && !st->dispatched) {
+      st->deadline_ms = 0;
+      nghttp2_submit_rst_stream(c->session, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_CANCEL);
+      changed = 1;
+    }
+  }
+  if (c->nstreams == 0 && c->deadline_ms && now >= c->deadline_ms) {
+    c->deadline_ms = 0;
+    if (!c->goaway_final) {
+      c->goaway_final = 1;
+      nghttp2_submit_goaway(c->session, NGHTTP2_FLAG_NONE,
+                            nghttp2_session_get_last_proc_stream_id(c->session), NGHTTP2_NO_ERROR,
+                            NULL, 0);
+    }
+    changed = 1;
+  }
+  if (changed) hop_conn_mark_dirty(c);
+}

@@ -1,0 +1,209 @@
+/* Server internals shared by the server_*.c modules (not installed).
+ *
+ * Ownership: a hop_server owns N hop_workers; a worker owns its loop, listener and the
+ * connections it accepted; a connection owns its h2 streams. A hop_request belongs to the
+ * handler from dispatch until hop_request_respond(); the connection only keeps a back
+ * pointer (req->stream / conn->h1_req) that it clears when it dies ("detach"), so a late
+ * respond finds req->conn == NULL and just frees the request.
+ * Only the mailbox and the control async cross threads; counters are relaxed atomics. */
+#ifndef HOP_SERVER_INTERNAL_H
+#define HOP_SERVER_INTERNAL_H
+
+#include <nghttp2/nghttp2.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "core/buf.h"
+#include "h1/h1_request.h"
+#include "h2/h2_opts.h"
+#include "hopwire/server.h"
+#include "loop/mailbox.h"
+
+#define HOP_SRV_READ_BUF (64 * 1024)
+#define HOP_SRV_WRITE_HIGH (256 * 1024) /* stop reading / producing above this */
+#define HOP_SRV_MAILBOX_CAP 65536
+#define HOP_SRV_GOAWAY_DELAY_MS 100     /* ~1 RTT between shutdown notice and GOAWAY */
+
+typedef struct hop_conn hop_conn;
+typedef struct hop_worker hop_worker;
+typedef struct hop_h2_stream hop_h2_stream;
+
+typedef struct hop_srv_stats {
+  _Atomic uint64_t connections_h1, connections_h2, connections_total, connections_rejected;
+  _Atomic uint64_t streams_open, requests, responses, resets_sent, resets_received;
+  _Atomic uint64_t goaways_sent, bytes_in, bytes_out, protocol_errors;
+} hop_srv_stats;
+
+#define HOP_STAT_ADD(w, field, n) atomic_fetch_add_explicit(&(w)->stats.field, (n), memory_order_relaxed)
+#define HOP_STAT_SUB(w, field, n) atomic_fetch_sub_explicit(&(w)->stats.field, (n), memory_order_relaxed)
+
+typedef struct hop_route {
+  char *path;
+  hop_handler_fn fn;
+  void *user_data;
+} hop_route;
+
+struct hop_server {
+  hop_server_config cfg;
+  char *host;
+  hop_route *routes;
+  size_t nroutes;
+  hop_handler_fn fallback;
+  void *fallback_data;
+  hop_worker **workers;
+  unsigned nworkers;
+  uint16_t port;
+  int started, joined;
+  _Atomic int draining, stopping;
+  _Atomic uint64_t drain_timeout_ms;
+  _Atomic uint64_t conns_open; /* whole server, for max_connections */
+  _Atomic unsigned workers_running;
+  pthread_mutex_t ctl_mu; /* guards cross-thread uv_async_send on workers' control */
+  hop_h2_limits h2;
+  nghttp2_session_callbacks *h2_callbacks; /* shared by every h2 connection */
+  nghttp2_option *h2_option;
+};
+
+/* A prepared answer, built by hop_request_respond on the responding thread. */
+typedef struct hop_response {
+  int status;
+  /* h2: nva[0..nnv) (":status" first, names lower-cased), trailers nva[nnv..nnv+ntr). */
+  nghttp2_nv *nva;
+  size_t nnv, ntr;
+  /* h1: head (status line and headers, without the connection header nor the final CRLF). */
+  char *head;
+  size_t head_len;
+  const uint8_t *body;
+  size_t body_len;
+  /* Everything above lives in this one allocation after the struct. */
+} hop_response;
+
+struct hop_request {
+  hop_mailbox_node node; /* first: posted to the owning worker */
+  hop_worker *w;
+  hop_conn *conn;        /* NULL once detached (loop thread only) */
+  hop_h2_stream *stream; /* h2 */
+  hop_proto proto;
+  atomic_int canceled;
+  hop_response *resp;    /* set by respond before posting */
+  hop_buf arena;
+  hop_header *headers;
+  size_t nheaders, headers_cap;
+  hop_h1_field *fields; /* offsets during parsing, turned into |headers| at dispatch */
+  size_t nfields;
+  const char *method, *path, *query, *authority;
+  size_t method_off, path_off, authority_off; /* h2 pseudo-headers: SIZE_MAX = absent */
+  hop_buf body;
+  int keep_alive;
+};
+
+struct hop_h2_stream {
+  int32_t id;
+  hop_h2_stream *prev, *next; /* conn's stream list */
+  hop_request *req;           /* being built, or dispatched and not yet answered */
+  hop_response *resp;         /* being sent */
+  size_t resp_off;
+  size_t header_bytes;
+  uint64_t deadline_ms;       /* request must be complete by then; 0 = none */
+  uint64_t content_length;    /* declared, when has_cl */
+  int has_cl, head, dispatched, rejected;
+};
+
+enum { HOP_CONN_SNIFF = 0, HOP_CONN_H1 = 1, HOP_CONN_H2 = 2 };
+
+struct hop_conn {
+  uv_tcp_t tcp;
+  hop_worker *w;
+  hop_conn *prev, *next;   /* worker's list */
+  int proto;
+  int closing, reading, draining, close_after_write, pumping, in_read, dirty;
+  hop_conn *dirty_next;
+  uint64_t deadline_ms;    /* header / body / idle deadline; 0 = none */
+  uint64_t write_since_ms; /* oldest unfinished write started (slow readers) */
+  size_t wpending;         /* bytes handed to uv_write, not yet done */
+  hop_buf inbuf;           /* sniffing and unparsed HTTP/1.1 bytes */
+  /* HTTP/1.1 */
+  hop_h1_parser *h1;
+  hop_request *h1_req;     /* dispatched, not answered yet */
+  /* HTTP/2 */
+  nghttp2_session *session;
+  hop_h2_stream *streams;
+  size_t nstreams;
+  int32_t *ready;          /* stream ids whose request is complete, to dispatch */
+  size_t nready, ready_cap;
+  hop_h2_flood flood;
+  int goaway_final;        /* second GOAWAY submitted */
+  int calm_pending;        /* a flood counter tripped: GOAWAY(ENHANCE_YOUR_CALM) at next flush */
+  hop_buf wbuf;            /* frames gathered for the next uv_write */
+};
+
+struct hop_worker {
+  hop_server *s;
+  unsigned idx;
+  uv_loop_t loop;
+  uv_thread_t thread;
+  uv_thread_t tid;        /* set by the worker thread itself */
+  uv_tcp_t listener;
+  uv_async_t control;     /* shutdown / stop / a peer worker finished */
+  uv_timer_t sweep;       /* timeouts */
+  uv_timer_t goaway;      /* second step of the graceful GOAWAY */
+  uv_idle_t flush;        /* sends what responses queued (runs before the loop blocks) */
+  uv_signal_t sigterm, sigint;
+  hop_mailbox mb;
+  pthread_mutex_t post_mu; /* guards mb_open against posts racing the close */
+  int mb_open;
+  int control_open;       /* under s->ctl_mu */
+  int listening, drain_started, finishing, finished;
+  uint64_t drain_deadline_ms;
+  hop_conn *conns;
+  size_t nconns;
+  hop_conn *dirty;
+  uint8_t *rbuf;           /* shared read buffer (one loop = one reader at a time) */
+  int rbuf_busy;
+  atomic_uint refs;        /* the server + one per live request */
+  hop_srv_stats stats;
+};
+
+/* server.c */
+void hop_worker_unref(hop_worker *w);
+void hop_worker_conn_closed(hop_worker *w);
+/* server_conn.c */
+void hop_conn_accept(hop_worker *w);
+void hop_conn_close(hop_conn *c);
+void hop_conn_begin_drain(hop_conn *c);
+void hop_conn_sweep(hop_conn *c, uint64_t now);
+void hop_conn_mark_dirty(hop_conn *c);
+void hop_conn_flush_dirty(hop_worker *w);
+int hop_conn_write(hop_conn *c, uv_buf_t *bufs, unsigned nbufs, void *owned);
+void hop_conn_update_reading(hop_conn *c);
+/* server_h1.c */
+int hop_h1_conn_start(hop_conn *c);
+void hop_h1_conn_input(hop_conn *c, const char *data, size_t len);
+void hop_h1_conn_respond(hop_conn *c, hop_request *r, hop_response *resp);
+void hop_h1_conn_free(hop_conn *c);
+void hop_h1_send_error(hop_conn *c, int status);
+/* server_h2.c */
+int hop_h2_server_init(hop_server *s);
+void hop_h2_server_free(hop_server *s);
+int hop_h2_conn_start(hop_conn *c);
+void hop_h2_conn_input(hop_conn *c, const uint8_t *data, size_t len);
+void hop_h2_conn_respond(hop_conn *c, hop_request *r, hop_response *resp);
+void hop_h2_conn_flush(hop_conn *c);
+void hop_h2_conn_free(hop_conn *c);
+void hop_h2_conn_drain(hop_conn *c, int final_step);
+void hop_h2_conn_sweep(hop_conn *c, uint64_t now);
+/* server_request.c */
+hop_request *hop_request_new(hop_worker *w, hop_conn *c, hop_proto proto);
+void hop_request_free(hop_request *r);
+/* Fixes header pointers, then runs the route (builtin, exact, fallback). Loop thread. */
+void hop_request_dispatch(hop_request *r);
+/* Applies a response on the loop thread (mailbox or direct path). */
+void hop_request_deliver(hop_request *r);
+/* Appends a header (name lower-cased) into the request arena. */
+int hop_request_add_field(hop_request *r, const char *name, size_t nlen, const char *value,
+                          size_t vlen);
+const char *hop_status_reason(int status);
+
+#endif

@@ -1,0 +1,337 @@
+/* hop_request: accessors, routing and the thread-safe respond path. */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "core/log.h"
+#include "hopwire/error.h"
+#include "server/server_internal.h"
+
+hop_request *hop_request_new(hop_worker *w, hop_conn *c, hop_proto proto) {
+  hop_request *r = calloc(1, sizeof(*r));
+  if (!r) return NULL;
+  r->w = w;
+  r->conn = c;
+  r->proto = proto;
+  atomic_init(&r->canceled, 0);
+  hop_buf_init(&r->arena, w->s->cfg.max_header_list_size * 2 + 256);
+  hop_buf_init(&r->body, w->s->cfg.max_body_size);
+  r->method_off = r->path_off = r->authority_off = SIZE_MAX;
+  atomic_fetch_add_explicit(&w->refs, 1, memory_order_relaxed);
+  return r;
+}
+
+void hop_request_free(hop_request *r) {
+  if (!r) return;
+  hop_worker *w = r->w;
+  hop_buf_free(&r->arena);
+  hop_buf_free(&r->body);
+  free(r->headers);
+  free(r->fields);
+  free(r->resp);
+  free(r);
+  hop_worker_unref(w);
+}
+
+int hop_request_add_field(hop_request *r, const char *name, size_t nlen, const char *value,
+                          size_t vlen) {
+  if (r->nfields == r->headers_cap) {
+    size_t ncap = r->headers_cap ? r->headers_cap * 2 : 8;
+    hop_h1_field *nf = realloc(r->fields, ncap * sizeof(*nf));
+    if (!nf) return HOP_ENOMEM;
+    r->fields = nf;
+    r->headers_cap = ncap;
+  }
+  hop_h1_field f = {.name_off = r->arena.len, .name_len = nlen};
+  int rv = hop_buf_reserve(&r->arena, nlen + vlen + 2);
+  if (rv) return rv;
+  for (size_t i = 0; i < nlen; i++) r->arena.data[r->arena.len++] = (uint8_t)tolower((unsigned char)name[i]);
+  r->arena.data[r->arena.len++] = 0;
+  f.value_off = r->arena.len;
+  f.value_len = vlen;
+  memcpy(r->arena.data + r->arena.len, value, vlen);
+  r->arena.len += vlen;
+  r->arena.data[r->arena.len++] = 0;
+  r->fields[r->nfields++] = f;
+  return HOP_OK;
+}
+
+static const char *astr(const hop_request *r, size_t off) {
+  return off == SIZE_MAX ? NULL : (const char *)r->arena.data + off;
+}
+
+/* Turns arena offsets into pointers (the arena no longer grows) and splits the query. */
+static int finalize(hop_request *r) {
+  if (r->nfields) {
+    r->headers = malloc(r->nfields * sizeof(hop_header));
+    if (!r->headers) return HOP_ENOMEM;
+  }
+  for (size_t i = 0; i < r->nfields; i++) {
+    const hop_h1_field *f = &r->fields[i];
+    r->headers[i] = (hop_header){astr(r, f->name_off), f->name_len, astr(r, f->value_off),
+                                 f->value_len};
+  }
+  r->nheaders = r->nfields;
+  r->method = astr(r, r->method_off);
+  if (!r->method) r->method = "";
+  char *path = (char *)astr(r, r->path_off);
+  if (!path) path = (char *)"";
+  /* Absolute-form request target (HTTP/1.1 proxies): keep the path only. */
+  if (!strncasecmp(path, "http://", 7)) {
+    char *slash = strchr(path + 7, '/');
+    path = slash ? slash : (char *)"/";
+  }
+  char *q = strchr(path, '?');
+  r->query = "";
+  if (q) {
+    *q = 0;
+    r->query = q + 1;
+  }
+  r->path = path;
+  r->authority = astr(r, r->authority_off);
+  if (!r->authority) r->authority = hop_headers_get(r->headers, r->nheaders, "host", NULL);
+  if (!r->authority) r->authority = "";
+  return HOP_OK;
+}
+
+static void answer_text(hop_request *r, int status, const char *text) {
+  hop_header h[] = {HOP_HEADER("content-type", "text/plain; charset=utf-8")};
+  hop_request_respond(r, status, h, 1, text, strlen(text), NULL, 0);
+}
+
+void hop_request_dispatch(hop_request *r) {
+  hop_server *s = r->w->s;
+  HOP_STAT_ADD(r->w, requests, 1);
+  if (finalize(r)) {
+    answer_text(r, 500, "out of memory\n");
+    return;
+  }
+  if (s->cfg.builtin_routes && (!strcmp(r->method, "GET") || !strcmp(r->method, "HEAD"))) {
+    if (!strcmp(r->path, "/healthz")) {
+      answer_text(r, 200, "OK");
+      return;
+    }
+    if (!strcmp(r->path, "/readyz")) {
+      if (atomic_load_explicit(&s->draining, memory_order_relaxed))
+        answer_text(r, 503, "draining");
+      else
+        answer_text(r, 200, "OK");
+      return;
+    }
+  }
+  for (size_t i = 0; i < s->nroutes; i++) {
+    if (!strcmp(s->routes[i].path, r->path)) {
+      s->routes[i].fn(r, s->routes[i].user_data);
+      return;
+    }
+  }
+  if (s->fallback) {
+    s->fallback(r, s->fallback_data);
+    return;
+  }
+  answer_text(r, 404, "not found\n");
+}
+
+/* ---- accessors ---- */
+const char *hop_request_method(const hop_request *r) { return r->method; }
+const char *hop_request_path(const hop_request *r) { return r->path; }
+const char *hop_request_query(const hop_request *r) { return r->query; }
+const char *hop_request_authority(const hop_request *r) { return r->authority; }
+hop_proto hop_request_protocol(const hop_request *r) { return r->proto; }
+const hop_header *hop_request_headers(const hop_request *r, size_t *n) {
+  if (n) *n = r->nheaders;
+  return r->headers;
+}
+const char *hop_request_header(const hop_request *r, const char *name) {
+  return hop_headers_get(r->headers, r->nheaders, name, NULL);
+}
+const uint8_t *hop_request_body(const hop_request *r, size_t *len) {
+  if (len) *len = r->body.len;
+  return r->body.data ? r->body.data : (const uint8_t *)"";
+}
+uv_loop_t *hop_request_loop(const hop_request *r) { return &r->w->loop; }
+int hop_request_canceled(const hop_request *r) {
+  return atomic_load_explicit(&r->canceled, memory_order_acquire);
+}
+
+/* ---- building the response (on the responding thread) ---- */
+const char *hop_status_reason(int status) {
+  switch (status) {
+  case 100: return "Continue";
+  case 200: return "OK";
+  case 201: return "Created";
+  case 204: return "No Content";
+  case 301: return "Moved Permanently";
+  case 302: return "Found";
+  case 304: return "Not Modified";
+  case 400: return "Bad Request";
+  case 401: return "Unauthorized";
+  case 403: return "Forbidden";
+  case 404: return "Not Found";
+  case 405: return "Method Not Allowed";
+  case 408: return "Request Timeout";
+  case 409: return "Conflict";
+  case 412: return "Precondition Failed";
+  case 413: return "Content Too Large";
+  case 415: return "Unsupported Media Type";
+  case 429: return "Too Many Requests";
+  case 431: return "Request Header Fields Too Large";
+  case 499: return "Client Closed Request";
+  case 500: return "Internal Server Error";
+  case 501: return "Not Implemented";
+  case 502: return "Bad Gateway";
+  case 503: return "Service Unavailable";
+  case 504: return "Gateway Timeout";
+  default: return "Unknown";
+  }
+}
+
+/* Headers the server owns (framing) or that HTTP/2 forbids. */
+static int skip_header(const hop_header *h) {
+  static const char *const drop[] = {"content-length", "connection", "keep-alive",
+                                     "transfer-encoding", "upgrade", "proxy-connection"};
+  if (h->name_len == 0 || h->name[0] == ':') return 1;
+  for (size_t i = 0; i < h->name_len; i++) {
+    unsigned char ch = (unsigned char)h->name[i];
+    if (ch <= 0x20 || ch == ':' || ch >= 0x7f) return 1;
+  }
+  for (size_t i = 0; i < h->value_len; i++)
+    if (h->value[i] == '\r' || h->value[i] == '\n' || h->value[i] == 0) return 1;
+  for (size_t i = 0; i < sizeof(drop) / sizeof(drop[0]); i++)
+    if (strlen(drop[i]) == h->name_len && !strncasecmp(drop[i], h->name, h->name_len)) return 1;
+  return 0;
+}
+
+static hop_response *build_h1(int status, const hop_header *hs, size_t nh, const void *body,
+                              size_t blen) {
+  size_t need = 64 + 32; /* status line + content-length line */
+  for (size_t i = 0; i < nh; i++)
+    if (!skip_header(&hs[i])) need += hs[i].name_len + hs[i].value_len + 4;
+  hop_response *resp = malloc(sizeof(*resp) + need + blen);
+  if (!resp) return NULL;
+  memset(resp, 0, sizeof(*resp));
+  char *p = (char *)(resp + 1), *start = p;
+  resp->status = status;
+  p += snprintf(p, 64, "HTTP/1.1 %d %s\r\n", status, hop_status_reason(status));
+  for (size_t i = 0; i < nh; i++) {
+    if (skip_header(&hs[i])) continue;
+    memcpy(p, hs[i].name, hs[i].name_len);
+    p += hs[i].name_len;
+    *p++ = ':';
+    *p++ = ' ';
+    memcpy(p, hs[i].value, hs[i].value_len);
+    p += hs[i].value_len;
+    *p++ = '\r';
+    *p++ = '\n';
+  }
+  if (status >= 200 && status != 204 && status != 304)
+    p += snprintf(p, 32, "content-length: %zu\r\n", blen);
+  resp->head = start;
+  resp->head_len = (size_t)(p - start);
+  if (blen) memcpy(p, body, blen);
+  resp->body = (const uint8_t *)p;
+  resp->body_len = blen;
+  return resp;
+}
+
+static hop_response *build_h2(int status, const hop_header *hs, size_t nh, const void *body,
+                              size_t blen, const hop_header *ts, size_t nt) {
+  size_t nnv = 2, ntr = 0, strs = 4 + 24;
+  for (size_t i = 0; i < nh; i++)
+    if (!skip_header(&hs[i])) nnv++, strs += hs[i].name_len + hs[i].value_len;
+  for (size_t i = 0; i < nt; i++)
+    if (!skip_header(&ts[i])) ntr++, strs += ts[i].name_len + ts[i].value_len;
+  size_t nvbytes = (nnv + ntr) * sizeof(nghttp2_nv);
+  hop_response *resp = malloc(sizeof(*resp) + nvbytes + strs + blen);
+  if (!resp) return NULL;
+  memset(resp, 0, sizeof(*resp));
+  resp->status = status;
+  resp->nva = (nghttp2_nv *)(resp + 1);
+  char *p = (char *)resp->nva + nvbytes;
+  size_t k = 0;
+  int sl = snprintf(p, 4, "%03d", status % 1000);
+  resp->nva[k++] = (nghttp2_nv){(uint8_t *)":status", (uint8_t *)p, 7, (size_t)sl,
+                                NGHTTP2_NV_FLAG_NO_COPY_NAME};
+  p += sl;
+  for (int pass = 0; pass < 2; pass++) {
+    const hop_header *src = pass ? ts : hs;
+    size_t n = pass ? nt : nh;
+    for (size_t i = 0; i < n; i++) {
+      if (skip_header(&src[i])) continue;
+      char *name = p;
+      for (size_t j = 0; j < src[i].name_len; j++) *p++ = (char)tolower((unsigned char)src[i].name[j]);
+      char *value = p;
+      memcpy(p, src[i].value, src[i].value_len);
+      p += src[i].value_len;
+      resp->nva[k++] = (nghttp2_nv){(uint8_t *)name, (uint8_t *)value, src[i].name_len,
+                                    src[i].value_len, NGHTTP2_NV_FLAG_NONE};
+    }
+    if (!pass) {
+      int cl = snprintf(p, 24, "%zu", blen);
+      resp->nva[k++] = (nghttp2_nv){(uint8_t *)"content-length", (uint8_t *)p, 14, (size_t)cl,
+                                    NGHTTP2_NV_FLAG_NO_COPY_NAME};
+      p += cl;
+    }
+  }
+  resp->nnv = nnv;
+  resp->ntr = ntr;
+  if (blen) memcpy(p, body, blen);
+  resp->body = (const uint8_t *)p;
+  resp->body_len = blen;
+  return resp;
+}
+
+void hop_request_deliver(hop_request *r) {
+  hop_conn *c = r->conn;
+  hop_response *resp = r->resp;
+  r->resp = NULL;
+  if (!c || c->closing) {
+    free(resp);
+    hop_request_free(r);
+    return;
+  }
+  if (r->proto == HOP_PROTO_H1)
+    hop_h1_conn_respond(c, r, resp);
+  else
+    hop_h2_conn_respond(c, r, resp);
+}
+
+static int on_loop_thread(hop_worker *w) {
+  uv_thread_t self = uv_thread_self();
+  return uv_thread_equal(&self, &w->tid);
+}
+
+int hop_request_respond(hop_request *r, int status, const hop_header *headers, size_t nheaders,
+                        const void *body, size_t body_len, const hop_header *trailers,
+                        size_t ntrailers) {
+  if (!r) return HOP_EINVAL;
+  if (status < 100 || status > 999) status = 500;
+  /* A NULL response (allocation failure) becomes a bare 500 / RST on the loop. */
+  r->resp = r->proto == HOP_PROTO_H1
+                ? build_h1(status, headers, nheaders, body, body_len)
+                : build_h2(status, headers, nheaders, body, body_len, trailers, ntrailers);
+  hop_worker *w = r->w;
+  if (on_loop_thread(w)) {
+    hop_request_deliver(r);
+    return HOP_OK;
+  }
+  /* Another thread: hand it to the owning loop. A full mailbox pushes back on this thread
+   * (short sleeps) rather than dropping an answer the loop still waits for. */
+  for (unsigned attempt = 0;; attempt++) {
+    pthread_mutex_lock(&w->post_mu);
+    int rv = w->mb_open ? hop_mailbox_post(&w->mb, r) : HOP_ESHUTDOWN;
+    pthread_mutex_unlock(&w->post_mu);
+    if (rv == HOP_OK) return HOP_OK;
+    if (rv != HOP_EQUEUEFULL) break;
+    struct timespec ts = {0, attempt < 100 ? 100000 : 1000000};
+    nanosleep(&ts, NULL);
+  }
+  /* The worker has closed its connections (every request detached): safe to free here. */
+  free(r->resp);
+  r->resp = NULL;
+  hop_request_free(r);
+  return HOP_OK;
+}
