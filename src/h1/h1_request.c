@@ -114,32 +114,33 @@ static int on_header_value(http_parser *p, const char *at, size_t len) {
   return arena_add(hp, at, len);
 }
 
+/* Here 1 and 2 mean "skip body" / "upgrade" to http-parser: errors must be -1. */
 static int on_headers_complete(http_parser *p) {
   hop_h1_parser *hp = P(p);
   hop_h1_request *r = &hp->req;
-  if (hp->last_cb == 1) return fail(hp, 400); /* a name without a value */
-  if (finish_field(hp)) return 1;
+  if (hp->last_cb == 1) return -fail(hp, 400); /* a name without a value */
+  if (finish_field(hp)) return -1;
   /* URL, then method, NUL-terminated at the end of the arena. */
-  if (hp->req.url_len == 0) return fail(hp, 400);
-  if (hp->cl_count && hp->te_count) return fail(hp, 400);
-  if (hp->te_count > 1 || hp->te_bad) return fail(hp, 400);
+  if (hp->req.url_len == 0) return -fail(hp, 400);
+  if (hp->cl_count && hp->te_count) return -fail(hp, 400);
+  if (hp->te_count > 1 || hp->te_bad) return -fail(hp, 400);
   /* The URL is the first thing in the arena (it precedes every header). */
   r->url_off = 0;
   const char *m = http_method_str((enum http_method)p->method);
   /* Shift nothing: append method after headers; the URL keeps offset 0 but needs its own
    * terminator, which on_url could not add. Re-append the URL terminated instead. */
   size_t moff = r->arena.len;
-  if (hop_buf_append(&r->arena, m, strlen(m) + 1)) return fail(hp, 431);
+  if (hop_buf_append(&r->arena, m, strlen(m) + 1)) return -fail(hp, 431);
   r->method_off = moff;
   size_t uoff = r->arena.len;
-  if (hop_buf_reserve(&r->arena, r->url_len + 1)) return fail(hp, 431);
+  if (hop_buf_reserve(&r->arena, r->url_len + 1)) return -fail(hp, 431);
   memcpy(r->arena.data + uoff, r->arena.data, r->url_len);
   r->arena.data[uoff + r->url_len] = 0;
   r->arena.len += r->url_len + 1;
   r->url_off = uoff;
   if (p->content_length != ULLONG_MAX && p->content_length > 0 &&
       (uint64_t)p->content_length > hp->max_body)
-    return fail(hp, 413);
+    return -fail(hp, 413);
   int has_body = (p->flags & F_CHUNKED) || (p->content_length != ULLONG_MAX && p->content_length > 0);
   if (!has_body) r->expect_continue = 0;
   hp->state = HOP_H1_BODY;
