@@ -8,13 +8,15 @@
 #include "core/clock.h"
 #include "hopwire/error.h"
 #include "hopwire/server.h"
+#include "rpc/bench_service.h"
 
 static void usage(FILE *f) {
   fprintf(f,
           "usage: hopwire serve --listen ADDR [options]\n"
           "\n"
           "Serves HTTP/1.1 and h2c (prior knowledge) on one plaintext port, with\n"
-          "POST /hopwire.bench.v1.BenchService/Echo (the request body back) and\n"
+          "the RPC /hopwire.bench.v1.BenchService/Echo (the request message back, in\n"
+          "Connect, gRPC and gRPC-Web, proto or JSON) and\n"
           "GET /healthz, /readyz. Prints 'listening on HOST:PORT' once bound.\n"
           "SIGTERM/SIGINT drain gracefully (exit 0); a second signal stops at once.\n"
           "\n"
@@ -89,52 +91,13 @@ static int parse_listen(const char *a, char *host, size_t hlen, uint16_t *port) 
   return 0;
 }
 
-/* ---- The raw benchmark Echo. The RPC layer replaces this registration with its
- * Connect / gRPC / gRPC-Web aware Echo: keep it in this one function. ---- */
+/* ---- The benchmark Echo: the RPC layer's (src/rpc/bench_service.c), answering the request
+ * message unchanged in Connect, gRPC and gRPC-Web, proto or JSON, after --delay (a timer). ---- */
 
-typedef struct echo_delay {
-  uv_timer_t timer;
-  hop_request *req;
-} echo_delay;
-
-static void echo_now(hop_request *req) {
-  size_t len;
-  const uint8_t *body = hop_request_body(req, &len);
-  const char *ct = hop_request_header(req, "content-type");
-  hop_header h = {"content-type", 12, ct ? ct : "application/proto",
-                  strlen(ct ? ct : "application/proto")};
-  hop_request_respond(req, 200, &h, 1, body, len, NULL, 0);
-}
-
-static void on_echo_timer(uv_timer_t *t) {
-  echo_delay *d = (echo_delay *)t;
-  echo_now(d->req);
-  uv_close((uv_handle_t *)t, (uv_close_cb)free);
-}
-
-static void echo_handler(hop_request *req, void *ud) {
-  uint64_t delay_ms = *(const uint64_t *)ud;
-  if (strcmp(hop_request_method(req), "POST") != 0) {
-    hop_header h[] = {HOP_HEADER("allow", "POST")};
-    hop_request_respond(req, 405, h, 1, NULL, 0, NULL, 0);
-    return;
-  }
-  if (!delay_ms) {
-    echo_now(req);
-    return;
-  }
-  echo_delay *d = malloc(sizeof(*d));
-  if (!d || uv_timer_init(hop_request_loop(req), &d->timer)) {
-    free(d);
-    hop_request_respond(req, 503, NULL, 0, NULL, 0, NULL, 0);
-    return;
-  }
-  d->req = req;
-  uv_timer_start(&d->timer, on_echo_timer, delay_ms, 0);
-}
+static hop_rpc_server *echo_rpc; /* freed after the server */
 
 static int register_echo(hop_server *s, uint64_t *delay_ms) {
-  return hop_server_handle(s, "/hopwire.bench.v1.BenchService/Echo", echo_handler, delay_ms);
+  return hop_rpc_bench_attach(s, *delay_ms, &echo_rpc);
 }
 
 /* ---- */
@@ -195,12 +158,14 @@ int hop_cmd_serve(int argc, char **argv) {
   if (rv) {
     fprintf(stderr, "hopwire serve: %s\n", hop_strerror(rv));
     if (s) hop_server_free(s);
+    hop_rpc_server_free(echo_rpc);
     return 1;
   }
   rv = hop_server_start(s);
   if (rv) {
     fprintf(stderr, "hopwire serve: cannot listen on %s: %s\n", listen, hop_strerror(rv));
     hop_server_free(s);
+    hop_rpc_server_free(echo_rpc);
     return 1;
   }
   char addr[300];
@@ -209,5 +174,6 @@ int hop_cmd_serve(int argc, char **argv) {
   fflush(stdout);
   hop_server_wait(s);
   hop_server_free(s);
+  hop_rpc_server_free(echo_rpc);
   return 0;
 }

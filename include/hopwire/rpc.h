@@ -126,6 +126,12 @@ enum {
 int hop_rpc_server_handle(hop_rpc_server *rs, const char *procedure, hop_rpc_handler_fn fn,
                           void *user_data, unsigned flags);
 
+/* Sends requests to |procedure| that are not RPCs (a POST whose content type is no RPC one,
+ * a GET without Connect's query, other methods) to the plain HTTP handler |fn| instead of
+ * answering 415 / 405: so one path can serve raw clients (h2load, curl) too. Before start. */
+int hop_rpc_server_set_raw(hop_rpc_server *rs, const char *procedure, hop_handler_fn fn,
+                           void *user_data);
+
 /* Request accessors: valid until hop_rpc_reply/hop_rpc_fail (from the thread that holds it). */
 const char *hop_rpc_request_procedure(const hop_rpc_request *rq);
 /* The decoded (decompressed, unframed) request message. */

@@ -2,6 +2,7 @@
 #include "rpc/bench_service.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "hopwire/error.h"
 
@@ -38,9 +39,51 @@ static void echo(hop_rpc_request *rq, void *ud) {
   uv_timer_start(&d->timer, on_delay, delay_ms, 0);
 }
 
+/* Raw HTTP clients (h2load, curl without an RPC content type): the body back, same delay. */
+typedef struct raw_delay {
+  uv_timer_t timer;
+  hop_request *req;
+} raw_delay;
+
+static void raw_now(hop_request *req) {
+  size_t len;
+  const uint8_t *body = hop_request_body(req, &len);
+  hop_header h = HOP_HEADER("content-type", "application/proto");
+  hop_request_respond(req, 200, &h, 1, body, len, NULL, 0);
+}
+
+static void on_raw_delay(uv_timer_t *t) {
+  raw_delay *d = (raw_delay *)t;
+  raw_now(d->req);
+  uv_close((uv_handle_t *)t, (uv_close_cb)free);
+}
+
+static void raw_echo(hop_request *req, void *ud) {
+  uint64_t delay_ms = (uint64_t)(uintptr_t)ud;
+  if (strcmp(hop_request_method(req), "POST") != 0) {
+    hop_header h = HOP_HEADER("allow", "POST");
+    hop_request_respond(req, 405, &h, 1, NULL, 0, NULL, 0);
+    return;
+  }
+  if (!delay_ms) {
+    raw_now(req);
+    return;
+  }
+  raw_delay *d = malloc(sizeof(*d));
+  if (!d || uv_timer_init(hop_request_loop(req), &d->timer)) {
+    free(d);
+    hop_request_respond(req, 503, NULL, 0, NULL, 0, NULL, 0);
+    return;
+  }
+  d->req = req;
+  uv_timer_start(&d->timer, on_raw_delay, delay_ms, 0);
+}
+
 int hop_rpc_bench_register(hop_rpc_server *rs, uint64_t delay_ms) {
-  return hop_rpc_server_handle(rs, HOP_BENCH_ECHO_PATH, echo, (void *)(uintptr_t)delay_ms,
-                               HOP_RPC_IDEMPOTENT);
+  int rc = hop_rpc_server_handle(rs, HOP_BENCH_ECHO_PATH, echo, (void *)(uintptr_t)delay_ms,
+                                 HOP_RPC_IDEMPOTENT);
+  if (!rc) rc = hop_rpc_server_set_raw(rs, HOP_BENCH_ECHO_PATH, raw_echo, (void *)(uintptr_t)delay_ms);
+  return rc;
 }
 
 int hop_rpc_bench_attach(hop_server *s, uint64_t delay_ms, hop_rpc_server **out) {

@@ -33,6 +33,8 @@ typedef struct hop_rpc_proc {
   hop_rpc_handler_fn fn;
   void *user_data;
   unsigned flags;
+  hop_handler_fn raw; /* non-RPC requests (see hop_rpc_server_set_raw) */
+  void *raw_data;
 } hop_rpc_proc;
 
 struct hop_rpc_server {
@@ -423,6 +425,13 @@ static void on_http(hop_request *http, void *ud) {
   hop_buf qb;
   hop_buf_init(&qb, max);
 
+  size_t scratch;
+  if (p->raw && (is_get ? !query_param(hop_request_query(http), "encoding", &scratch)
+                        : strcmp(method, "POST") ||
+                              classify(hop_request_header(http, "content-type"), &k))) {
+    p->raw(http, p->raw_data);
+    return;
+  }
   if (is_get) {
     /* Connect GET: ?connect=v1&encoding=proto|json&base64=1&compression=gzip&message=... */
     if (!(p->flags & HOP_RPC_IDEMPOTENT)) {
@@ -678,6 +687,18 @@ int hop_rpc_server_handle(hop_rpc_server *rs, const char *procedure, hop_rpc_han
   }
   rs->procs[rs->nprocs++] = p;
   return HOP_OK;
+}
+
+int hop_rpc_server_set_raw(hop_rpc_server *rs, const char *procedure, hop_handler_fn fn,
+                           void *user_data) {
+  for (size_t i = 0; rs && procedure && i < rs->nprocs; i++) {
+    if (!strcmp(rs->procs[i]->path, procedure)) {
+      rs->procs[i]->raw = fn;
+      rs->procs[i]->raw_data = user_data;
+      return HOP_OK;
+    }
+  }
+  return HOP_ENOTFOUND;
 }
 
 void hop_rpc_server_get_stats(hop_rpc_server *rs, hop_rpc_server_stats *out) {
