@@ -6,4 +6,5 @@
 #include "hopwire/stats.h"
 #include "hopwire/server.h"
 #include "hopwire/client.h"
+#include "hopwire/rpc.h"
 #endif
