@@ -152,7 +152,7 @@ int hop_cmd_serve(int argc, char **argv) {
     return 2;
   }
   cfg.host = host;
-  hop_server *s;
+  hop_server *s = NULL;
   int rv = hop_server_new(&s, &cfg);
   if (!rv) rv = register_echo(s, &delay_ms);
   if (rv) {

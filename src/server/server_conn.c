@@ -179,7 +179,10 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
 void hop_conn_update_reading(hop_conn *c) {
   if (c->closing) return;
   int want = c->wpending < HOP_SRV_WRITE_HIGH;
-  if (c->proto == HOP_CONN_H1 && (c->h1_req || c->close_after_write)) want = 0;
+  /* HTTP/1.1 keeps reading while a request is in flight, so that a client going away
+   * cancels it; pipelined bytes wait in inbuf, up to a bound. */
+  if (c->proto == HOP_CONN_H1 && (c->close_after_write || c->inbuf.len >= HOP_SRV_READ_BUF))
+    want = 0;
   if (want && !c->reading) {
     if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0) c->reading = 1;
   } else if (!want && c->reading) {

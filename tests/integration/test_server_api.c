@@ -1,0 +1,332 @@
+/* Server API in-process: port 0, routes and fallback, stats counters, answering from
+ * another thread, answering after the connection died or the server was freed, trailers
+ * on h2c (via nghttp), graceful shutdown with a request in flight. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "hopwire/error.h"
+#include "hopwire/server.h"
+
+static void sleep_ms(long ms) {
+  struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+  nanosleep(&ts, NULL);
+}
+
+static int dial(uint16_t port) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  struct timeval tv = {5, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  if (connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+/* Sends |req| and reads one response with a content-length body into |out|. Returns the
+ * status, or -1. */
+static int roundtrip(int fd, const char *req, char *out, size_t outlen) {
+  if (write(fd, req, strlen(req)) != (ssize_t)strlen(req)) return -1;
+  size_t len = 0;
+  char *end = NULL;
+  while (!(end = strstr(out, "\r\n\r\n"))) {
+    if (len + 1 >= outlen) return -1;
+    ssize_t n = read(fd, out + len, outlen - len - 1);
+    if (n <= 0) return -1;
+    len += (size_t)n;
+    out[len] = 0;
+  }
+  const char *cl = strcasestr(out, "content-length: ");
+  size_t body = cl ? strtoul(cl + 16, NULL, 10) : 0;
+  size_t need = (size_t)(end + 4 - out) + body;
+  while (len < need) {
+    ssize_t n = read(fd, out + len, outlen - len - 1);
+    if (n <= 0) return -1;
+    len += (size_t)n;
+    out[len] = 0;
+  }
+  return atoi(out + 9);
+}
+
+static hop_server *start(hop_server_config *cfg, const char *path, hop_handler_fn fn, void *ud) {
+  hop_server *s = NULL;
+  assert_int_equal(hop_server_new(&s, cfg), HOP_OK);
+  if (path) assert_int_equal(hop_server_handle(s, path, fn, ud), HOP_OK);
+  assert_int_equal(hop_server_start(s), HOP_OK);
+  assert_true(hop_server_port(s) != 0);
+  return s;
+}
+
+static void hello(hop_request *r, void *ud) {
+  (void)ud;
+  hop_header h[] = {HOP_HEADER("x-path", "yes")};
+  char body[256];
+  snprintf(body, sizeof(body), "%s %s q=%s auth=%s ua=%s", hop_request_method(r), hop_request_path(r),
+           hop_request_query(r), hop_request_authority(r),
+           hop_request_header(r, "User-Agent") ? hop_request_header(r, "User-Agent") : "-");
+  hop_request_respond(r, 200, h, 1, body, strlen(body), NULL, 0);
+}
+
+static void fallback(hop_request *r, void *ud) {
+  (void)ud;
+  hop_request_respond(r, 418, NULL, 0, "teapot", 6, NULL, 0);
+}
+
+static void routes_and_stats(void **state) {
+  (void)state;
+  hop_server_config cfg;
+  hop_server_config_init(&cfg);
+  cfg.threads = 2;
+  hop_server *s = NULL;
+  assert_int_equal(hop_server_new(&s, &cfg), HOP_OK);
+  assert_int_equal(hop_server_handle(s, "/hello", hello, NULL), HOP_OK);
+  assert_int_equal(hop_server_handle(s, "/hello", hello, NULL), HOP_EBUSY);
+  assert_int_equal(hop_server_set_fallback(s, fallback, NULL), HOP_OK);
+  assert_int_equal(hop_server_start(s), HOP_OK);
+  assert_int_equal(hop_server_handle(s, "/late", hello, NULL), HOP_ESTATE);
+  char addr[64];
+  assert_int_equal(hop_server_address(s, addr, sizeof(addr)), HOP_OK);
+  char want[64];
+  snprintf(want, sizeof(want), "127.0.0.1:%u", hop_server_port(s));
+  assert_string_equal(addr, want);
+
+  int fd = dial(hop_server_port(s));
+  assert_true(fd >= 0);
+  char buf[4096] = "";
+  assert_int_equal(roundtrip(fd, "GET /hello?a=1 HTTP/1.1\r\nHost: h:1\r\nUser-Agent: t\r\n\r\n", buf, sizeof(buf)), 200);
+  assert_non_null(strstr(buf, "x-path: yes\r\n"));
+  assert_non_null(strstr(buf, "GET /hello q=a=1 auth=h:1 ua=t"));
+  memset(buf, 0, sizeof(buf));
+  assert_int_equal(roundtrip(fd, "GET /other HTTP/1.1\r\nHost: h\r\n\r\n", buf, sizeof(buf)), 418);
+  memset(buf, 0, sizeof(buf));
+  assert_int_equal(roundtrip(fd, "GET /healthz HTTP/1.1\r\nHost: h\r\n\r\n", buf, sizeof(buf)), 200);
+  memset(buf, 0, sizeof(buf));
+  assert_int_equal(roundtrip(fd, "GET /readyz HTTP/1.1\r\nHost: h\r\n\r\n", buf, sizeof(buf)), 200);
+
+  hop_server_stats st;
+  hop_server_get_stats(s, &st);
+  assert_int_equal(st.connections_h1, 1);
+  assert_int_equal(st.connections_h2, 0);
+  assert_int_equal(st.connections_total, 1);
+  assert_int_equal(st.requests, 4);
+  assert_int_equal(st.responses, 4);
+  assert_true(st.bytes_in > 100 && st.bytes_out > 100);
+  assert_int_equal(st.protocol_errors, 0);
+
+  /* A malformed request counts as a protocol error and closes. */
+  memset(buf, 0, sizeof(buf));
+  assert_int_equal(roundtrip(fd, "GET / HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", buf, sizeof(buf)), 400);
+  close(fd);
+  for (int i = 0; i < 100; i++) {
+    hop_server_get_stats(s, &st);
+    if (st.connections_h1 == 0) break;
+    sleep_ms(10);
+  }
+  assert_int_equal(st.connections_h1, 0);
+  assert_int_equal(st.protocol_errors, 1);
+
+  /* h2c through curl (prior knowledge): counted as an h2 connection and stream. */
+  char cmd[256];
+  snprintf(cmd, sizeof(cmd), "curl -s --http2-prior-knowledge http://127.0.0.1:%u/hello", hop_server_port(s));
+  FILE *p = popen(cmd, "r");
+  assert_non_null(p);
+  memset(buf, 0, sizeof(buf));
+  size_t n = fread(buf, 1, sizeof(buf) - 1, p);
+  assert_int_equal(pclose(p), 0);
+  assert_true(n > 0);
+  assert_non_null(strstr(buf, "GET /hello q= auth=127.0.0.1:"));
+  for (int i = 0; i < 100; i++) {
+    hop_server_get_stats(s, &st);
+    if (st.connections_h2 == 0 && st.streams_open == 0) break;
+    sleep_ms(10);
+  }
+  assert_int_equal(st.connections_total, 2);
+  assert_int_equal(st.requests, 5);
+  assert_int_equal(st.streams_open, 0);
+
+  hop_server_shutdown(s, 1000);
+  assert_int_equal(hop_server_wait(s), HOP_OK);
+  hop_server_free(s);
+}
+
+/* ---- answers from other threads ---- */
+
+typedef struct parked {
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  hop_request *req[8];
+  int n;
+} parked;
+
+static void park(hop_request *r, void *ud) {
+  parked *p = ud;
+  pthread_mutex_lock(&p->mu);
+  if (p->n < 8) p->req[p->n++] = r;
+  pthread_cond_broadcast(&p->cv);
+  pthread_mutex_unlock(&p->mu);
+}
+
+static hop_request *wait_parked(parked *p, int idx) {
+  pthread_mutex_lock(&p->mu);
+  struct timespec dl;
+  clock_gettime(CLOCK_REALTIME, &dl);
+  dl.tv_sec += 5;
+  while (p->n <= idx)
+    if (pthread_cond_timedwait(&p->cv, &p->mu, &dl)) break;
+  hop_request *r = p->n > idx ? p->req[idx] : NULL;
+  pthread_mutex_unlock(&p->mu);
+  return r;
+}
+
+static void *answer_later(void *arg) {
+  hop_request *r = arg;
+  sleep_ms(50);
+  size_t len;
+  const uint8_t *b = hop_request_body(r, &len);
+  hop_request_respond(r, 201, NULL, 0, b, len, NULL, 0);
+  return NULL;
+}
+
+static void respond_from_other_thread(void **state) {
+  (void)state;
+  parked p = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+  hop_server_config cfg;
+  hop_server_config_init(&cfg);
+  cfg.threads = 2;
+  hop_server *s = start(&cfg, "/park", park, &p);
+  int fd = dial(hop_server_port(s));
+  assert_true(fd >= 0);
+  char buf[4096] = "";
+  const char *req = "POST /park HTTP/1.1\r\nHost: h\r\nContent-Length: 4\r\n\r\nping";
+  pthread_t t;
+  /* The request is parked by the handler; a thread of ours answers it 50 ms later. */
+  assert_int_equal(write(fd, req, strlen(req)), (ssize_t)strlen(req));
+  hop_request *r = wait_parked(&p, 0);
+  assert_non_null(r);
+  assert_int_equal(hop_request_protocol(r), HOP_PROTO_H1);
+  assert_int_equal(hop_request_canceled(r), 0);
+  pthread_create(&t, NULL, answer_later, r);
+  assert_int_equal(roundtrip(fd, "", buf, sizeof(buf)), 201);
+  assert_non_null(strstr(buf, "\r\n\r\nping"));
+  pthread_join(t, NULL);
+
+  /* The client goes away: the request is marked canceled and a late answer is a no-op. */
+  assert_int_equal(write(fd, req, strlen(req)), (ssize_t)strlen(req));
+  r = wait_parked(&p, 1);
+  assert_non_null(r);
+  close(fd);
+  int canceled = 0;
+  for (int i = 0; i < 200 && !canceled; i++) {
+    canceled = hop_request_canceled(r);
+    if (!canceled) sleep_ms(10);
+  }
+  assert_int_equal(canceled, 1);
+  pthread_create(&t, NULL, answer_later, r);
+  pthread_join(t, NULL);
+
+  /* A request still parked when the server is stopped and freed: answering it afterwards
+   * is safe (the worker's memory outlives its requests). */
+  fd = dial(hop_server_port(s));
+  assert_int_equal(write(fd, req, strlen(req)), (ssize_t)strlen(req));
+  r = wait_parked(&p, 2);
+  assert_non_null(r);
+  hop_server_stop(s);
+  assert_int_equal(hop_server_wait(s), HOP_OK);
+  hop_server_free(s);
+  assert_int_equal(hop_request_canceled(r), 1);
+  pthread_create(&t, NULL, answer_later, r);
+  pthread_join(t, NULL);
+  close(fd);
+}
+
+/* ---- graceful shutdown with a request in flight ---- */
+
+static void shutdown_waits_for_inflight(void **state) {
+  (void)state;
+  parked p = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+  hop_server_config cfg;
+  hop_server_config_init(&cfg);
+  cfg.threads = 1;
+  hop_server *s = start(&cfg, "/park", park, &p);
+  int fd = dial(hop_server_port(s));
+  int idle = dial(hop_server_port(s));
+  assert_true(fd >= 0 && idle >= 0);
+  char buf[4096] = "";
+  const char *req = "POST /park HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\n\r\nx";
+  assert_int_equal(write(fd, req, strlen(req)), (ssize_t)strlen(req));
+  hop_request *r = wait_parked(&p, 0);
+  assert_non_null(r);
+  hop_server_shutdown(s, 5000);
+  sleep_ms(100);
+  /* New connections are refused (listener closed); the idle one was closed. */
+  assert_int_equal(dial(hop_server_port(s)), -1);
+  assert_int_equal(read(idle, buf, sizeof(buf)), 0);
+  close(idle);
+  pthread_t t;
+  pthread_create(&t, NULL, answer_later, r);
+  assert_int_equal(roundtrip(fd, "", buf, sizeof(buf)), 201);
+  assert_non_null(strstr(buf, "connection: close\r\n"));
+  pthread_join(t, NULL);
+  assert_int_equal(read(fd, buf, sizeof(buf)), 0); /* closed after the answer */
+  close(fd);
+  assert_int_equal(hop_server_wait(s), HOP_OK);
+  hop_server_stats st;
+  hop_server_get_stats(s, &st);
+  assert_int_equal(st.responses, 1);
+  hop_server_free(s);
+}
+
+/* ---- drain timeout bounds an unanswered request ---- */
+
+static void drain_timeout_bounds(void **state) {
+  (void)state;
+  parked p = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+  hop_server_config cfg;
+  hop_server_config_init(&cfg);
+  cfg.threads = 2;
+  hop_server *s = start(&cfg, "/park", park, &p);
+  int fd = dial(hop_server_port(s));
+  const char *req = "POST /park HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\n\r\nx";
+  assert_int_equal(write(fd, req, strlen(req)), (ssize_t)strlen(req));
+  hop_request *r = wait_parked(&p, 0);
+  assert_non_null(r);
+  struct timespec t0, t1;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  hop_server_shutdown(s, 300);
+  assert_int_equal(hop_server_wait(s), HOP_OK);
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  long ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+  assert_true(ms >= 250 && ms < 2000);
+  assert_int_equal(hop_request_canceled(r), 1);
+  char buf[64];
+  assert_true(read(fd, buf, sizeof(buf)) <= 0);
+  close(fd);
+  hop_request_respond(r, 200, NULL, 0, NULL, 0, NULL, 0); /* after wait: no-op */
+  hop_server_free(s);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(routes_and_stats),
+      cmocka_unit_test(respond_from_other_thread),
+      cmocka_unit_test(shutdown_waits_for_inflight),
+      cmocka_unit_test(drain_timeout_bounds),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
