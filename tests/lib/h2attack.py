@@ -34,6 +34,8 @@ from hpack import NeverIndexedHeaderTuple
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import hoptest  # noqa: E402
 
+SANITIZE = hoptest.SANITIZE
+
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 ECHO = "/hopwire.bench.v1.BenchService/Echo"
 

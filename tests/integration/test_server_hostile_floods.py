@@ -1,0 +1,194 @@
+"""HTTP/2 flood attacks against `hopwire serve` (shared/ref/h2-hostile-peers-and-faults.md A1,
+A2, A6-A8): each flood is bounded in frames and seconds, stops sending at the first GOAWAY or
+close, and must end in the precise reaction while a well-behaved client (a Prober thread: h2
+/healthz, h2 Echo, HTTP/1.1 /healthz on fresh connections) keeps being answered. The server
+must survive, stay within its memory bound and exit 0 on SIGTERM.
+Run: /usr/bin/python3 tests/integration/test_server_hostile_floods.py [case ...]
+ctest: RUN_SERIAL
+ctest: TIMEOUT=180
+"""
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from h2attack import (  # noqa: E402
+    CANCEL, ECHO, ENHANCE_YOUR_CALM, INTERNAL_ERROR, PROTOCOL_ERROR, Prober,
+    RawH2, Server, code_name, data_frame, expect, finish_server, ping_frame,
+    request_headers, rss_kb, rst_frame, run_cases, settings_frame)
+
+# Cases whose defence the server lacks today: name -> "observed vs expected" (see
+# h2attack.run_cases; HOP_HOSTILE_STRICT=1 makes them fail).
+KNOWN_FAIL = {}
+
+CT = ("content-type", "application/proto")
+MiB = 1024
+
+
+def case_rapid_reset():
+    """A1 (CVE-2023-44487): HEADERS + RST_STREAM(CANCEL) pairs on new streams, 100 per write,
+    at most 3000 pairs / 20 s: GOAWAY(INTERNAL_ERROR or ENHANCE_YOUR_CALM) within 1100
+    pairs (last_stream_id <= 2201), no response for a cancelled stream (Echo with a 500 ms
+    delay), closed <= 1 s after the GOAWAY."""
+    with Server("--delay", "500ms") as srv:
+        probe = Prober(srv.port)
+        probe.start()
+        c = RawH2(srv.port)
+        expect(c.handshake() is not None, "handshake")
+        hdrs = request_headers(srv.port, "POST", ECHO, [CT])
+
+        def batch(k):  # streams 200k+1 .. 200k+199
+            return b"".join(c.headers_bytes(sid, hdrs) + rst_frame(sid, CANCEL)
+                            for sid in range(200 * k + 1, 200 * k + 200, 2))
+        pairs, _ = c.flood(batch, 100, 3000, 20)
+        g = c.expect_goaway_close("rapid reset", (INTERNAL_ERROR, ENHANCE_YOUR_CALM))
+        expect(g.last_sid <= 2201, "GOAWAY within 1100 pairs: last_stream_id %d" % g.last_sid)
+        expect(not c.responses(), "no response for a cancelled stream, got %d" %
+               len(c.responses()))
+        probe.finish()
+        finish_server(srv)
+        return "%d pairs sent, GOAWAY(%s) last_stream_id=%d" % (pairs, code_name(g.code),
+                                                               g.last_sid)
+
+
+def case_made_you_reset():
+    """A2 (CVE-2025-8671): per stream HEADERS(POST, content-length: 1) + DATA("xy",
+    END_STREAM), which makes the server reset the stream (PROTOCOL_ERROR), 20 per write, at
+    most 3000 streams / 20 s: the server's own-reset budget (200 burst, 20/s) ends the
+    connection with GOAWAY(ENHANCE_YOUR_CALM) after about 200 + 20/s resets."""
+    with Server() as srv:
+        probe = Prober(srv.port)
+        probe.start()
+        c = RawH2(srv.port)
+        expect(c.handshake() is not None, "handshake")
+        hdrs = request_headers(srv.port, "POST", ECHO, [CT, ("content-length", "1")])
+
+        def batch(k):  # streams 40k+1 .. 40k+39
+            return b"".join(c.headers_bytes(sid, hdrs, False) + data_frame(sid, b"xy", True)
+                            for sid in range(40 * k + 1, 40 * k + 40, 2))
+        n, elapsed = c.flood(batch, 20, 3000, 20)
+        g = c.expect_goaway_close("server-sent resets", ENHANCE_YOUR_CALM)
+        rsts = c.rsts()
+        expect(rsts and all(f.code == PROTOCOL_ERROR for f in rsts),
+               "each bad stream reset with PROTOCOL_ERROR: %s" % c.summary())
+        bound = 200 + 20 * elapsed + 60
+        expect(len(rsts) <= bound, "GOAWAY after <= %d server resets, got %d" %
+               (bound, len(rsts)))
+        probe.finish()
+        finish_server(srv)
+        return "%d streams sent, %d RST_STREAM(PROTOCOL_ERROR) then GOAWAY(%s) in %.2fs" % (
+            n, len(rsts), code_name(g.code), elapsed)
+
+
+def case_empty_data_flood():
+    """A8 (CVE-2019-9518): runs of up to 9 empty DATA broken by a 1-byte DATA are fine (Echo
+    answers); then zero-length DATA without END_STREAM one per write: GOAWAY(ENHANCE_YOUR_CALM)
+    after at most 11 consecutive empty frames (max 10)."""
+    with Server() as srv:
+        probe = Prober(srv.port)
+        probe.start()
+        c = RawH2(srv.port)
+        expect(c.handshake() is not None, "handshake")
+        c.send(c.headers_bytes(1, request_headers(srv.port, "POST", ECHO, [CT]), False))
+        for _ in range(5):
+            c.send(data_frame(1, b"") * 9 + data_frame(1, b"z"))
+        c.send(data_frame(1, b"", True))
+        r = c.stream_result(1, 5)
+        expect(r == ("response", 200, b"zzzzz"), "interleaved empty DATA (runs of 9) is "
+               "served: %r (%s)" % (r[:2], c.summary()))
+        c.send(c.headers_bytes(3, request_headers(srv.port, "POST", ECHO, [CT]), False))
+        sent = 0
+        for i in range(1, 201):
+            if not c.send(data_frame(3, b"")):
+                break
+            sent = i
+            c.pump(2.0 if i == 11 else 0.02)
+            if c.goaway() is not None or c.closed:
+                break
+        g = c.expect_goaway_close("empty DATA flood", (ENHANCE_YOUR_CALM, PROTOCOL_ERROR))
+        expect(sent <= 11, "GOAWAY after <= 11 empty DATA frames, %d sent" % sent)
+        probe.finish()
+        finish_server(srv)
+        return "GOAWAY(%s) after %d empty DATA" % (code_name(g.code), sent)
+
+
+def control_flood(make, what, limit_sent=400):
+    """Sends |make()| frames 50 per write while reading, at most 5000 / 10 s; expects
+    GOAWAY(ENHANCE_YOUR_CALM) (or a close) after <= |limit_sent| frames."""
+    with Server() as srv:
+        probe = Prober(srv.port)
+        probe.start()
+        c = RawH2(srv.port)
+        expect(c.handshake() is not None, "handshake")
+        blob = make() * 50
+        sent, _ = c.flood(lambda k: blob, 50, 5000, 10, pause=0.002)
+        g = c.wait_goaway(3)
+        c.wait_closed(3)
+        expect(c.closed, "%s: connection ended, got %s" % (what, c.summary()))
+        expect(g is None or g.code == ENHANCE_YOUR_CALM,
+               "%s: GOAWAY(ENHANCE_YOUR_CALM) if any, got %s" % (what, c.summary()))
+        expect(sent <= limit_sent, "%s: ended after <= %d frames, %d sent" %
+               (what, limit_sent, sent))
+        probe.finish()
+        finish_server(srv)
+        return "%d sent, %s" % (sent, "GOAWAY(%s)" % code_name(g.code) if g else "closed")
+
+
+def case_settings_flood():
+    """A7 (CVE-2019-9515): empty SETTINGS at full speed (> 100/s): GOAWAY(ENHANCE_YOUR_CALM)."""
+    return control_flood(lambda: settings_frame(), "SETTINGS flood")
+
+
+def case_ping_flood_reading():
+    """A6 for a reading attacker: PINGs at full speed (> 100/s): GOAWAY(ENHANCE_YOUR_CALM)."""
+    return control_flood(lambda: ping_frame(), "PING flood")
+
+
+def case_ping_flood_not_reading():
+    """A6 (CVE-2019-9512): client SO_RCVBUF 4096, never reads, PINGs 1000 per write (at most
+    300 000 / 20 s): the server closes the connection (seen as a failed send) and its peak
+    RSS grows < 64 MiB."""
+    with Server() as srv:
+        probe = Prober(srv.port)
+        probe.start()
+        c = RawH2(srv.port, rcvbuf=4096, timeout=5.0)
+        expect(c.handshake() is not None, "handshake")
+        hwm0 = rss_kb(srv.pid, "VmHWM")
+        sent, t0 = 0, time.time()
+        blob = ping_frame(b"flood!!!") * 1000
+        while sent < 300000 and time.time() - t0 < 20:
+            if not c.send(blob):
+                break
+            sent += 1000
+        t_end = time.time() - t0
+        # Kernel buffers may absorb the whole flood: then wait for the close, still unread.
+        closed_while_flooding = c.wait_hangup(10)
+        t_close = (c.closed_at - t0) if c.closed_at else None
+        c.closed_at = None
+        c.eof = c.reset = False
+        c.wait_closed(5)
+        hwm1 = rss_kb(srv.pid, "VmHWM")
+        g = c.goaway()
+        expect(closed_while_flooding, "closed while the client was not reading: %d PINGs in "
+               "%.1fs, not closed 10 s later; then %s" % (sent, t_end, c.summary()))
+        grow = (hwm1 - hwm0) if hwm0 and hwm1 else None
+        expect(grow is not None and grow < 64 * MiB, "server peak RSS grows < 64 MiB: %r KiB"
+               % grow)
+        probe.finish()
+        finish_server(srv)
+        return "%d PINGs sent in %.2fs, closed at %.2fs (%s), peak RSS +%d KiB" % (
+            sent, t_end, t_close, "GOAWAY(%s) seen" % code_name(g.code) if g else
+            "no GOAWAY seen", grow)
+
+
+CASES = [
+    ("rapid_reset", case_rapid_reset),
+    ("made_you_reset", case_made_you_reset),
+    ("empty_data_flood", case_empty_data_flood),
+    ("settings_flood", case_settings_flood),
+    ("ping_flood_reading", case_ping_flood_reading),
+    ("ping_flood_not_reading", case_ping_flood_not_reading),
+]
+
+if __name__ == "__main__":
+    sys.exit(run_cases(CASES, KNOWN_FAIL))
