@@ -59,7 +59,7 @@ void hop_bench_write_table(FILE *f, const hop_bench_result *rs, size_t n, const 
   }
   fprintf(f, "\ncold start (the first %u calls of a fresh client) and memory:\n", o->concurrency);
   fprintf(f, "%-10s %7s %9s %8s %8s %14s\n", "mode", "dials", "time ms", "p50 us", "p99 us",
-          "B/call inflight");
+          "heap B/call");
   for (size_t i = 0; i < n; i++) {
     const hop_bench_result *r = &rs[i];
     fprintf(f, "%-10s %7llu %9.1f %8llu %8llu %14llu\n", hop_bench_mode_name(r->mode),

@@ -5,6 +5,7 @@
  * Phases: WARM (load, nothing recorded but dials/CPU/RSS) -> MEASURE (completions recorded)
  * -> STOP (no new calls; in-flight ones drain, bounded). The thread calling
  * hop_bench_run_mode() drives time; callers only read the phase. */
+#include <malloc.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -180,6 +181,13 @@ static void sleep_us(uint64_t us) {
   }
 }
 
+/* Heap bytes in use (glibc arenas + mmapped chunks). RSS cannot give memory per call: a mode
+ * reuses pages the previous mode's client freed, so its RSS need not grow at all. */
+static uint64_t heap_in_use(void) {
+  struct mallinfo2 mi = mallinfo2();
+  return (uint64_t)mi.uordblks + (uint64_t)mi.hblkhd;
+}
+
 static int client_for(const hop_bench_opts *o, hop_bench_mode mode, hop_client **out) {
   hop_client_config cfg;
   hop_client_config_init(&cfg);
@@ -237,8 +245,9 @@ int hop_bench_run_mode(const hop_bench_opts *o, hop_bench_mode mode, const char 
   /* Baselines: everything from here on is this mode's cold client. */
   long tw_before = hop_bench_count_time_wait(port);
   int hwm_ok = hop_bench_rss_reset_peak() == 0;
-  uint64_t rss_before = hop_bench_rss_kb(0), rss_sampled = rss_before;
+  uint64_t rss_sampled = hop_bench_rss_kb(0);
   double cpu_before = hop_bench_cpu_seconds();
+  uint64_t heap_before = heap_in_use(), heap_max = heap_before;
 
   rc = client_for(o, mode, &r->client);
   if (rc != HOP_OK) {
@@ -303,6 +312,8 @@ int hop_bench_run_mode(const hop_bench_opts *o, hop_bench_mode mode, const char 
       phase = PHASE_STOP;
     }
     if (phase == PHASE_STOP) break;
+    uint64_t heap = heap_in_use();
+    if (heap > heap_max) heap_max = heap;
     if (now >= next_sample) {
       next_sample = now + SAMPLE_US;
       if (!hwm_ok) {
@@ -364,7 +375,7 @@ int hop_bench_run_mode(const hop_bench_opts *o, hop_bench_mode mode, const char 
   out->cold_dials = atomic_load(&r->cold_dials);
   out->cold_s = (double)atomic_load(&r->cold_t) / 1e6;
   hop_hist_summary(r->cold, &out->cold);
-  out->bytes_per_call = rss_peak > rss_before ? (rss_peak - rss_before) * 1024u / C : 0;
+  out->bytes_per_call = (heap_max - heap_before) / C;
   out->in_flight_max = atomic_load(&r->inflight_max);
   memcpy(out->first_error, r->first_error, sizeof(out->first_error));
   out->hist = r->hist;
