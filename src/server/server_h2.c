@@ -319,6 +319,8 @@ void hop_h2_conn_respond(hop_conn *c, hop_request *r, hop_response *resp) {
   } else {
     st->resp = resp;
     st->resp_off = 0;
+    /* A peer that never opens its window (or never reads) cannot hold the stream forever. */
+    st->deadline_ms = hop_now_ms() + c->w->s->cfg.body_timeout_ms;
     nghttp2_data_provider prd = {.source = {.ptr = st}, .read_callback = data_read};
     int with_data = !st->head && (resp->body_len || resp->ntr);
     if (nghttp2_submit_response(c->session, st->id, resp->nva, resp->nnv, with_data ? &prd : NULL))
@@ -382,7 +384,9 @@ void hop_h2_conn_drain(hop_conn *c, int final_step) {
 void hop_h2_conn_sweep(hop_conn *c, uint64_t now) {
   int changed = 0;
   for (hop_h2_stream *st = c->streams; st; st = st->next) {
-    if (st->deadline_ms && now >= st->deadline_ms && !st->dispatched) {
+    /* Request not complete in time, or answer not taken by the peer in time. A request
+     * held by its handler has no deadline here (the handler owns it). */
+    if (st->deadline_ms && now >= st->deadline_ms && (!st->dispatched || st->resp)) {
       st->deadline_ms = 0;
       nghttp2_submit_rst_stream(c->session, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_CANCEL);
       changed = 1;

@@ -207,6 +207,7 @@ static int skip_header(const hop_header *h) {
 
 static hop_response *build_h1(int status, const hop_header *hs, size_t nh, const void *body,
                               size_t blen) {
+  if (status < 200 || status == 204 || status == 304) blen = 0; /* no body by definition */
   size_t need = 64 + 32; /* status line + content-length line */
   for (size_t i = 0; i < nh; i++)
     if (!skip_header(&hs[i])) need += hs[i].name_len + hs[i].value_len + 4;

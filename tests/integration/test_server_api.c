@@ -88,6 +88,13 @@ static void fallback(hop_request *r, void *ud) {
   hop_request_respond(r, 418, NULL, 0, "teapot", 6, NULL, 0);
 }
 
+static void with_trailers(hop_request *r, void *ud) {
+  (void)ud;
+  hop_header h[] = {HOP_HEADER("content-type", "text/plain")};
+  hop_header t[] = {HOP_HEADER("x-trailer", "yes"), HOP_HEADER("X-Upper", "Case")};
+  hop_request_respond(r, 200, h, 1, "body", 4, t, 2);
+}
+
 static void routes_and_stats(void **state) {
   (void)state;
   hop_server_config cfg;
@@ -97,6 +104,7 @@ static void routes_and_stats(void **state) {
   assert_int_equal(hop_server_new(&s, &cfg), HOP_OK);
   assert_int_equal(hop_server_handle(s, "/hello", hello, NULL), HOP_OK);
   assert_int_equal(hop_server_handle(s, "/hello", hello, NULL), HOP_EBUSY);
+  assert_int_equal(hop_server_handle(s, "/trailers", with_trailers, NULL), HOP_OK);
   assert_int_equal(hop_server_set_fallback(s, fallback, NULL), HOP_OK);
   assert_int_equal(hop_server_start(s), HOP_OK);
   assert_int_equal(hop_server_handle(s, "/late", hello, NULL), HOP_ESTATE);
@@ -159,6 +167,27 @@ static void routes_and_stats(void **state) {
   assert_int_equal(st.connections_total, 2);
   assert_int_equal(st.requests, 5);
   assert_int_equal(st.streams_open, 0);
+
+  /* Trailers go out on h2c (names lower-cased), after the body; HTTP/1.1 drops them. */
+  snprintf(cmd, sizeof(cmd), "nghttp -v http://127.0.0.1:%u/trailers", hop_server_port(s));
+  p = popen(cmd, "r");
+  assert_non_null(p);
+  static char out[65536];
+  n = fread(out, 1, sizeof(out) - 1, p);
+  out[n] = 0;
+  assert_int_equal(pclose(p), 0);
+  char *body = strstr(out, "body");
+  char *tr = strstr(out, "x-trailer: yes");
+  assert_non_null(body);
+  assert_non_null(tr);
+  assert_true(tr > body);
+  assert_non_null(strstr(out, "x-upper: Case"));
+  fd = dial(hop_server_port(s));
+  memset(buf, 0, sizeof(buf));
+  assert_int_equal(roundtrip(fd, "GET /trailers HTTP/1.1\r\nHost: h\r\n\r\n", buf, sizeof(buf)), 200);
+  assert_null(strstr(buf, "x-trailer"));
+  assert_non_null(strstr(buf, "\r\n\r\nbody"));
+  close(fd);
 
   hop_server_shutdown(s, 1000);
   assert_int_equal(hop_server_wait(s), HOP_OK);
