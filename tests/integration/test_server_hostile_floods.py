@@ -8,13 +8,14 @@ ctest: RUN_SERIAL
 ctest: TIMEOUT=180
 """
 import os
+import struct
 import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 from h2attack import (  # noqa: E402
-    CANCEL, ECHO, ENHANCE_YOUR_CALM, INTERNAL_ERROR, PROTOCOL_ERROR, Prober,
-    RawH2, Server, code_name, data_frame, expect, finish_server, ping_frame,
+    CANCEL, ECHO, ENHANCE_YOUR_CALM, INTERNAL_ERROR, PRIORITY, PROTOCOL_ERROR, Prober,
+    RawH2, Server, code_name, data_frame, expect, finish_server, frame, ping_frame,
     request_headers, rss_kb, rst_frame, run_cases, settings_frame)
 
 # Cases whose defence the server lacks today: name -> "observed vs expected" (see
@@ -22,7 +23,21 @@ from h2attack import (  # noqa: E402
 KNOWN_FAIL = {}
 
 CT = ("content-type", "application/proto")
-MiB = 1024
+MiB = 1024  # in KiB, as /proc reports
+
+
+def start_attack(srv, **conn_args):
+    """Starts the well-behaved Prober, then the attack connection (handshake done)."""
+    probe = Prober(srv.port)
+    probe.start()
+    c = RawH2(srv.port, **conn_args)
+    expect(c.handshake() is not None, "handshake")
+    return probe, c
+
+
+def open_echo(c, sid):
+    """Opens |sid| as POST Echo without END_STREAM."""
+    c.send(c.headers_bytes(sid, request_headers(c.port, "POST", ECHO, [CT]), False))
 
 
 def case_rapid_reset():
@@ -31,10 +46,7 @@ def case_rapid_reset():
     pairs (last_stream_id <= 2201), no response for a cancelled stream (Echo with a 500 ms
     delay), closed <= 1 s after the GOAWAY."""
     with Server("--delay", "500ms") as srv:
-        probe = Prober(srv.port)
-        probe.start()
-        c = RawH2(srv.port)
-        expect(c.handshake() is not None, "handshake")
+        probe, c = start_attack(srv)
         hdrs = request_headers(srv.port, "POST", ECHO, [CT])
 
         def batch(k):  # streams 200k+1 .. 200k+199
@@ -57,10 +69,7 @@ def case_made_you_reset():
     most 3000 streams / 20 s: the server's own-reset budget (200 burst, 20/s) ends the
     connection with GOAWAY(ENHANCE_YOUR_CALM) after about 200 + 20/s resets."""
     with Server() as srv:
-        probe = Prober(srv.port)
-        probe.start()
-        c = RawH2(srv.port)
-        expect(c.handshake() is not None, "handshake")
+        probe, c = start_attack(srv)
         hdrs = request_headers(srv.port, "POST", ECHO, [CT, ("content-length", "1")])
 
         def batch(k):  # streams 40k+1 .. 40k+39
@@ -85,18 +94,15 @@ def case_empty_data_flood():
     answers); then zero-length DATA without END_STREAM one per write: GOAWAY(ENHANCE_YOUR_CALM)
     after at most 11 consecutive empty frames (max 10)."""
     with Server() as srv:
-        probe = Prober(srv.port)
-        probe.start()
-        c = RawH2(srv.port)
-        expect(c.handshake() is not None, "handshake")
-        c.send(c.headers_bytes(1, request_headers(srv.port, "POST", ECHO, [CT]), False))
+        probe, c = start_attack(srv)
+        open_echo(c, 1)
         for _ in range(5):
             c.send(data_frame(1, b"") * 9 + data_frame(1, b"z"))
         c.send(data_frame(1, b"", True))
         r = c.stream_result(1, 5)
         expect(r == ("response", 200, b"zzzzz"), "interleaved empty DATA (runs of 9) is "
                "served: %r (%s)" % (r[:2], c.summary()))
-        c.send(c.headers_bytes(3, request_headers(srv.port, "POST", ECHO, [CT]), False))
+        open_echo(c, 3)
         sent = 0
         for i in range(1, 201):
             if not c.send(data_frame(3, b"")):
@@ -116,10 +122,7 @@ def control_flood(make, what, limit_sent=400):
     """Sends |make()| frames 50 per write while reading, at most 5000 / 10 s; expects
     GOAWAY(ENHANCE_YOUR_CALM) (or a close) after <= |limit_sent| frames."""
     with Server() as srv:
-        probe = Prober(srv.port)
-        probe.start()
-        c = RawH2(srv.port)
-        expect(c.handshake() is not None, "handshake")
+        probe, c = start_attack(srv)
         blob = make() * 50
         sent, _ = c.flood(lambda k: blob, 50, 5000, 10, pause=0.002)
         g = c.wait_goaway(3)
@@ -149,10 +152,7 @@ def case_ping_flood_not_reading():
     300 000 / 20 s): the server closes the connection (seen as a failed send) and its peak
     RSS grows < 64 MiB."""
     with Server() as srv:
-        probe = Prober(srv.port)
-        probe.start()
-        c = RawH2(srv.port, rcvbuf=4096, timeout=5.0)
-        expect(c.handshake() is not None, "handshake")
+        probe, c = start_attack(srv, rcvbuf=4096, timeout=5.0)
         hwm0 = rss_kb(srv.pid, "VmHWM")
         sent, t0 = 0, time.time()
         blob = ping_frame(b"flood!!!") * 1000
@@ -181,6 +181,77 @@ def case_ping_flood_not_reading():
             "no GOAWAY seen", grow)
 
 
+def cpu_s(pid):
+    """utime + stime of |pid| in seconds."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def case_priority_flood():
+    """A9 (CVE-2019-9513): 20 000 PRIORITY frames re-parenting an open and idle streams,
+    exclusive flag toggled, 1000 per write: priorities are ignored (SETTINGS_NO_RFC7540_
+    PRIORITIES=1), so the open stream still completes (or the connection ends with GOAWAY),
+    and the server spends < 2 s of CPU on it."""
+    with Server() as srv:
+        probe, c = start_attack(srv)
+        open_echo(c, 1)
+        cpu0 = cpu_s(srv.pid)
+
+        def batch(k):
+            return b"".join(frame(PRIORITY, 0, 1 + 2 * (i % 50),
+                                  struct.pack(">IB", (0x80000000 if i & 1 else 0) |
+                                              (3 + 2 * ((i * 7 + k) % 50)), i & 0xFF))
+                            for i in range(1000))
+        sent, _ = c.flood(batch, 1000, 20000, 15)
+        c.send(data_frame(1, b"prio", True))
+        r = c.stream_result(1, 5)
+        cpu = cpu_s(srv.pid) - cpu0
+        g = c.goaway()
+        expect(r == ("response", 200, b"prio") or (g is not None and g.code in
+                                                   (ENHANCE_YOUR_CALM, PROTOCOL_ERROR)),
+               "open stream completes after %d PRIORITY (or GOAWAY): %r (%s)" %
+               (sent, r[:2], c.summary()))
+        expect(cpu < 2.0, "server CPU for %d PRIORITY frames < 2 s: %.2f s" % (sent, cpu))
+        c.close()
+        probe.finish()
+        finish_server(srv)
+        return "%d PRIORITY, %s, server CPU %.2fs" % (sent, "GOAWAY(%s)" % code_name(g.code)
+                                                      if g else "stream completed", cpu)
+
+
+def case_reset_flood_not_reading():
+    """A10 (CVE-2019-9514): client SO_RCVBUF 4096, never reads, 20 invalid requests (upper-case
+    header name) per write, at most 5000 / 15 s: each must be reset by the server, whose
+    own-reset budget or output bound ends the connection (seen without reading, <= 10 s);
+    server peak RSS grows < 64 MiB."""
+    with Server() as srv:
+        probe, c = start_attack(srv, rcvbuf=4096, timeout=3.0)
+        hwm0 = rss_kb(srv.pid, "VmHWM")
+        hdrs = request_headers(srv.port, extra=[("X-Upper", "a")])
+        t0 = time.time()
+        sent = 0
+        while sent < 5000 and time.time() - t0 < 15:
+            blob = b"".join(c.headers_bytes(sid, hdrs) for sid in range(2 * sent + 1,
+                                                                         2 * sent + 40, 2))
+            if not c.send(blob):
+                break
+            sent += 20
+        closed = c.wait_hangup(10)
+        t_close = (c.closed_at - t0) if c.closed_at else None
+        hwm1 = rss_kb(srv.pid, "VmHWM")
+        grow = (hwm1 - hwm0) if hwm0 and hwm1 else None
+        expect(closed, "connection ended while the client was not reading (%d invalid "
+               "requests sent, %s)" % (sent, c.send_error))
+        expect(grow is not None and grow < 64 * MiB, "server peak RSS grows < 64 MiB: %r KiB"
+               % grow)
+        c.close()
+        probe.finish()
+        finish_server(srv)
+        return "%d invalid requests sent, closed at %.2fs, peak RSS +%d KiB" % (sent, t_close,
+                                                                                grow)
+
+
 CASES = [
     ("rapid_reset", case_rapid_reset),
     ("made_you_reset", case_made_you_reset),
@@ -188,6 +259,8 @@ CASES = [
     ("settings_flood", case_settings_flood),
     ("ping_flood_reading", case_ping_flood_reading),
     ("ping_flood_not_reading", case_ping_flood_not_reading),
+    ("priority_flood", case_priority_flood),
+    ("reset_flood_not_reading", case_reset_flood_not_reading),
 ]
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 from h2attack import (  # noqa: E402
     ECHO, SANITIZE, Prober, RawH1, RawH2, Server, expect, finish_server, h1_get, h1_post,
-    healthy, request_headers)
+    healthy, request_headers, rss_kb)
 
 # Cases whose defence the server lacks today: name -> "observed vs expected" (see
 # h2attack.run_cases; HOP_HOSTILE_STRICT=1 makes them fail).
@@ -26,6 +26,7 @@ KNOWN_FAIL = {
         "libhttp_parser is built non-strict: any 2 bytes pass as the CRLF after chunk data",
 }
 
+MiB = 1024  # in KiB, as /proc reports
 SMUGGLED = b"GET /smuggled HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
 # Timeout cases measure timeout + 1 s (the spec); a sanitizer build gets 0.5 s more.
 SLACK = 0.5 if SANITIZE else 0.0
@@ -310,6 +311,70 @@ def case_max_conns():
         finish_server(srv)
 
 
+def case_pipeline_bad_second():
+    """C6: GET, then a smuggling-shaped request (CL + TE), then GET, in one write: 200 for the
+    first, 400 for the second, close; the third is never answered."""
+    with Server() as srv:
+        c = RawH1(srv.port)
+        bad = (b"POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 5\r\n"
+               b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n" % ECHO.encode())
+        c.send(h1_get() + bad + h1_get())
+        r = c.read_response()
+        expect(r is not None and r[0] == 200 and r[2] == b"OK", "first answered 200 OK: %r" %
+               (r,))
+        refused_and_closed(c, 400, "bad second request")
+        healthy_during(srv)
+        finish_server(srv)
+
+
+def case_endless_trailers():
+    """C4: --max-header-list 4096; a chunked body ending in 500 trailer fields (~20 KB, never
+    finished): 400 or 431 and a close within 1 s, not a wait for the body timeout."""
+    with Server("--max-header-list", "4096") as srv:
+        c = RawH1(srv.port)
+        c.send(b"POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/proto\r\n"
+               b"Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n" % ECHO.encode() +
+               b"".join(b"X-Trailer-%03d: %s\r\n" % (i, b"t" * 24) for i in range(500)))
+        r = c.read_response(2.0)
+        expect(r is not None and r[0] in (400, 431), "400 or 431, got %r" % (
+            r[:2] if r else ("closed" if c.closed else "nothing within 2 s"),))
+        t = time.time()
+        c.wait_closed(2.0)
+        expect(c.closed and c.closed_at - t <= 1.0, "closed <= 1 s after the %d" % r[0])
+        healthy_during(srv)
+        finish_server(srv)
+        return "%d" % r[0]
+
+
+def case_pipeline_flood_not_reading():
+    """20 000 pipelined Echo requests of 1 KiB (~21 MiB) from a client that never reads
+    (SO_RCVBUF 4096): the server stops reading when its answers cannot leave, so its peak
+    RSS grows < 16 MiB, and others are served meanwhile."""
+    with Server() as srv:
+        probe = Prober(srv.port, interval=0.3)
+        probe.start()
+        c = RawH1(srv.port, timeout=2.0, rcvbuf=4096)
+        hwm0 = rss_kb(srv.pid, "VmHWM")
+        req = h1_post(ECHO, b"e" * 1024) * 100
+        sent, t0 = 0, time.time()
+        while sent < 20000 and time.time() - t0 < 15:
+            if not c.send(req):
+                break
+            sent += 100
+        blocked = c.send_error == "send timeout"
+        time.sleep(0.5)
+        hwm1 = rss_kb(srv.pid, "VmHWM")
+        grow = (hwm1 - hwm0) if hwm0 and hwm1 else None
+        c.close()
+        expect(grow is not None and grow < 16 * MiB, "server peak RSS grows < 16 MiB with "
+               "%d requests queued: %r KiB" % (sent, grow))
+        n, worst = probe.finish()
+        finish_server(srv)
+        return "%d requests written (%s), peak RSS +%d KiB; %d probes ok, slowest %.2fs" % (
+            sent, "then the server stopped reading" if blocked else "all accepted", grow, n,
+            worst)
+
+
 CASES = [
     ("h1_oversize_head", case_oversize_head),
     ("h1_oversize_body", case_oversize_body),
@@ -319,6 +384,9 @@ CASES = [
     ("slow_body", case_slow_body),
     ("idle_timeout", case_idle_timeout),
     ("max_conns", case_max_conns),
+    ("h1_pipeline_bad_second", case_pipeline_bad_second),
+    ("h1_endless_trailers", case_endless_trailers),
+    ("h1_pipeline_flood_not_reading", case_pipeline_flood_not_reading),
 ]
 
 if __name__ == "__main__":

@@ -379,6 +379,18 @@ class RawH2(Conn):
         flags = (END_STREAM if end_stream else 0) | (END_HEADERS if end_headers else 0)
         return self.send(frame(HEADERS, flags, sid, blk))
 
+    def send_block(self, sid, block, end_stream=True, max_frame=16384):
+        """A header block of any size as HEADERS + CONTINUATION frames of <= |max_frame|."""
+        parts = [block[i:i + max_frame] for i in range(0, len(block), max_frame)] or [b""]
+        out = []
+        for i, p in enumerate(parts):
+            flags = END_HEADERS if i == len(parts) - 1 else 0
+            if i == 0:
+                out.append(frame(HEADERS, flags | (END_STREAM if end_stream else 0), sid, p))
+            else:
+                out.append(frame(CONTINUATION, flags, sid, p))
+        return self.send(b"".join(out))
+
     def headers_bytes(self, sid, headers, end_stream=True):
         return frame(HEADERS, (END_STREAM if end_stream else 0) | END_HEADERS, sid,
                      plain_block(headers))
