@@ -9,6 +9,7 @@ ctest: TIMEOUT=120
 """
 import os
 import sys
+import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 from h2attack import (  # noqa: E402
@@ -21,7 +22,12 @@ from h2attack import (  # noqa: E402
 
 # Cases whose defence the server lacks today: name -> "observed vs expected". They run and
 # print xfail (HOP_HOSTILE_STRICT=1 makes them fail) so the suite stays green meanwhile.
-KNOWN_FAIL = {}
+KNOWN_FAIL = {
+    "h2_zero_window_slow_read":
+        "observed: 20 answers stuck behind a zero window, the connection neither closed nor "
+        "reset 8 s later with --idle-timeout 2s --body-timeout 2s (memory stays bounded, "
+        "~1.4 MiB); expected a stream write timeout or idle-on-no-progress close",
+}
 
 CT = ("content-type", "application/proto")
 
@@ -327,6 +333,37 @@ def case_continuation_flood():
                                                      if g else ", no GOAWAY")
 
 
+def case_zero_window_slow_read():
+    """A13 (CVE-2019-9517, slow read): SETTINGS_INITIAL_WINDOW_SIZE 0 and no WINDOW_UPDATE
+    ever, 20 Echo streams of 60000 bytes: the answers cannot leave. With --idle-timeout 2s
+    the stuck streams are reset or the connection closed within 3.5 s of the last request
+    (no progress = idle); the buffered answers stay bounded (peak RSS < 16 MiB)."""
+    with Server("--idle-timeout", "2s", "--body-timeout", "2s") as srv:
+        c = RawH2(srv.port)
+        expect(c.handshake(settings=((S_INITIAL_WINDOW_SIZE, 0),), window=None) is not None,
+               "handshake")
+        hwm0 = rss_kb(srv.pid, "VmHWM")
+        body = b"w" * 60000
+        for sid in range(1, 41, 2):
+            c.send_block(sid, plain_block(request_headers(srv.port, "POST", ECHO, [CT])), False)
+            c.send(b"".join(data_frame(sid, body[i:i + 16384]) for i in range(0, 60000, 16384))
+                   + data_frame(sid, b"", True))
+        t0 = time.time()
+        deadline = t0 + 5
+        while time.time() < deadline and not c.closed and len(c.rsts()) < 20:
+            c.pump(0.05)
+        dt = time.time() - t0
+        grow = rss_kb(srv.pid, "VmHWM") - hwm0
+        expect(grow < 16 * 1024, "peak RSS grows < 16 MiB: %d KiB" % grow)
+        healthy_during(srv)
+        expect((c.closed or len(c.rsts()) == 20) and dt <= 3.5,
+               "stuck answers reset or connection closed <= 3.5 s, got after %.1fs: %s" %
+               (dt, c.summary()))
+        c.close()
+        finish_server(srv)
+        return "%s at %.2fs" % ("closed" if c.closed else "20 streams reset", dt)
+
+
 CASES = [
     ("h2_first_settings", case_first_settings),
     ("h2_oversize_headers", case_oversize_headers),
@@ -341,6 +378,7 @@ CASES = [
     ("h2_oversize_frame", case_oversize_frame),
     ("h2_settings_33_entries", case_settings_33_entries),
     ("h2_continuation_flood", case_continuation_flood),
+    ("h2_zero_window_slow_read", case_zero_window_slow_read),
 ]
 
 if __name__ == "__main__":
