@@ -14,9 +14,9 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 from h2attack import (  # noqa: E402
-    CANCEL, ECHO, ENHANCE_YOUR_CALM, INTERNAL_ERROR, PRIORITY, PROTOCOL_ERROR, Prober,
-    RawH2, Server, code_name, data_frame, expect, finish_server, frame, ping_frame,
-    request_headers, rss_kb, rst_frame, run_cases, settings_frame)
+    ACK, CANCEL, ECHO, ENHANCE_YOUR_CALM, INTERNAL_ERROR, PING, PRIORITY, PROTOCOL_ERROR,
+    SETTINGS, Prober, RawH2, Server, code_name, data_frame, expect, finish_server, frame,
+    ping_frame, request_headers, rss_kb, rst_frame, run_cases, settings_frame)
 
 # Cases whose defence the server lacks today: name -> "observed vs expected" (see
 # h2attack.run_cases; HOP_HOSTILE_STRICT=1 makes them fail).
@@ -52,9 +52,12 @@ def case_rapid_reset():
         def batch(k):  # streams 200k+1 .. 200k+199
             return b"".join(c.headers_bytes(sid, hdrs) + rst_frame(sid, CANCEL)
                             for sid in range(200 * k + 1, 200 * k + 200, 2))
-        pairs, _ = c.flood(batch, 100, 3000, 20)
+        pairs, elapsed = c.flood(batch, 100, 3000, 20)
         g = c.expect_goaway_close("rapid reset", (INTERNAL_ERROR, ENHANCE_YOUR_CALM))
-        expect(g.last_sid <= 2201, "GOAWAY within 1100 pairs: last_stream_id %d" % g.last_sid)
+        # libnghttp2's bucket: 1000 burst + 33/s; 1100 pairs when sent within ~3 s.
+        bound = max(1100, int(1000 + 33 * elapsed + 10))
+        expect(g.last_sid <= 2 * bound + 1, "GOAWAY within %d pairs: last_stream_id %d" %
+               (bound, g.last_sid))
         expect(not c.responses(), "no response for a cancelled stream, got %d" %
                len(c.responses()))
         probe.finish()
@@ -118,11 +121,15 @@ def case_empty_data_flood():
         return "GOAWAY(%s) after %d empty DATA" % (code_name(g.code), sent)
 
 
-def control_flood(make, what, limit_sent=400):
-    """Sends |make()| frames 50 per write while reading, at most 5000 / 10 s; expects
-    GOAWAY(ENHANCE_YOUR_CALM) (or a close) after <= |limit_sent| frames."""
+def control_flood(ftype, make, what):
+    """Sends |make()| frames 50 per write while reading, at most 5000 / 10 s; expects the
+    connection to end (GOAWAY(ENHANCE_YOUR_CALM) if any) after the server ACKed <= 200 of
+    them (budget 100/s; judged on ACKs, not on what was written, so a slow server under load
+    does not make it flaky)."""
     with Server() as srv:
         probe, c = start_attack(srv)
+        c.pump(0.1)
+        base = len([f for f in c.frames if f.type == ftype and f.flags & ACK])
         blob = make() * 50
         sent, _ = c.flood(lambda k: blob, 50, 5000, 10, pause=0.002)
         g = c.wait_goaway(3)
@@ -130,21 +137,24 @@ def control_flood(make, what, limit_sent=400):
         expect(c.closed, "%s: connection ended, got %s" % (what, c.summary()))
         expect(g is None or g.code == ENHANCE_YOUR_CALM,
                "%s: GOAWAY(ENHANCE_YOUR_CALM) if any, got %s" % (what, c.summary()))
-        expect(sent <= limit_sent, "%s: ended after <= %d frames, %d sent" %
-               (what, limit_sent, sent))
+        upto = c.frames.index(g) if g is not None else len(c.frames)
+        acks = len([f for f in c.frames[:upto] if f.type == ftype and f.flags & ACK]) - base
+        expect(acks <= 200, "%s: ended after <= 200 ACKed, got %d ACKs (%d sent)" %
+               (what, acks, sent))
         probe.finish()
         finish_server(srv)
-        return "%d sent, %s" % (sent, "GOAWAY(%s)" % code_name(g.code) if g else "closed")
+        return "%d sent, %d ACKed, %s" % (sent, acks, "GOAWAY(%s)" % code_name(g.code) if g
+                                           else "closed")
 
 
 def case_settings_flood():
     """A7 (CVE-2019-9515): empty SETTINGS at full speed (> 100/s): GOAWAY(ENHANCE_YOUR_CALM)."""
-    return control_flood(lambda: settings_frame(), "SETTINGS flood")
+    return control_flood(SETTINGS, lambda: settings_frame(), "SETTINGS flood")
 
 
 def case_ping_flood_reading():
     """A6 for a reading attacker: PINGs at full speed (> 100/s): GOAWAY(ENHANCE_YOUR_CALM)."""
-    return control_flood(lambda: ping_frame(), "PING flood")
+    return control_flood(PING, lambda: ping_frame(), "PING flood")
 
 
 def case_ping_flood_not_reading():
