@@ -213,8 +213,8 @@ def case_slow_body():
                % ECHO.encode())
         t = c.wait_closed(5)
         extra = bytes(c.buf)
-        expect(t is not None and 1.5 <= t <= 3.0 + SLACK, "h1 slow body closed 1.5..3.0 s after the "
-               "head, got %r" % t)
+        expect(t is not None and 1.5 <= t <= 3.0 + SLACK,
+               "h1 slow body closed 1.5..3.0 s after the head, got %r" % t)
         expect(extra == b"" or extra.startswith(b"HTTP/1.1 408"),
                "nothing or a 408 before the close, got %r" % extra[:60])
         c.close()
@@ -255,10 +255,10 @@ def case_idle_timeout():
         h.wait_closed(5)
         t1 = (c.closed_at - t_last) if c.closed else None
         t2 = (h.closed_at - t_last2) if h.closed else None
-        expect(t1 is not None and 1.5 <= t1 <= 3.5 + SLACK, "idle h1 closed 1.5..3.5 s after its last"
-               " answer, got %r" % t1)
-        expect(t2 is not None and 1.5 <= t2 <= 3.5 + SLACK, "idle h2 closed 1.5..3.5 s after its last"
-               " answer, got %r" % t2)
+        expect(t1 is not None and 1.5 <= t1 <= 3.5 + SLACK,
+               "idle h1 closed 1.5..3.5 s after its last answer, got %r" % t1)
+        expect(t2 is not None and 1.5 <= t2 <= 3.5 + SLACK,
+               "idle h2 closed 1.5..3.5 s after its last answer, got %r" % t2)
         g = h.goaway()
         expect(g is not None, "idle h2 connection gets a GOAWAY before the close (%s)" %
                h.summary())
