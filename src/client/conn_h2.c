@@ -1,0 +1,354 @@
+/* hopwire client: an h2c connection's nghttp2 session. Loop thread only.
+ *
+ * Each submitted call is referenced by the session (stream user data) until nghttp2 is done
+ * with the stream (on_stream_close, on_frame_not_send, or the session's deletion), because
+ * libnghttp2 1.52 cannot clear the user data of a stream whose HEADERS are not sent yet.
+ * A callback acts on a call only while it is still attached to this connection. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "client/internal.h"
+#include "core/clock.h"
+#include "core/log.h"
+#include "h2/client_opts.h"
+
+#define HOP_H2_FLUSH_CHUNK (64u << 10)
+
+static hop_conn *CONN(void *ud) { return ud; }
+
+static void held_add(hop_conn *conn, hop_call *call) {
+  atomic_fetch_add(&call->refs, 1);
+  call->held_by = conn;
+  call->held_prev = NULL;
+  call->held_next = conn->held_head;
+  if (conn->held_head) conn->held_head->held_prev = call;
+  conn->held_head = call;
+}
+
+/* Unlinks only; the caller drops the ref when it is done with the call. */
+static void held_unlink(hop_conn *conn, hop_call *call) {
+  if (call->held_prev) call->held_prev->held_next = call->held_next;
+  else conn->held_head = call->held_next;
+  if (call->held_next) call->held_next->held_prev = call->held_prev;
+  call->held_prev = call->held_next = NULL;
+  call->held_by = NULL;
+}
+
+/* The call this stream belongs to, if it is still attached here. */
+static hop_call *live_call(hop_conn *conn, int32_t sid) {
+  hop_call *call = nghttp2_session_get_stream_user_data(conn->ng, sid);
+  if (!call || call->conn != conn || call->state != CALL_ACTIVE || call->stream_id != sid)
+    return NULL;
+  return call;
+}
+
+static int on_header(nghttp2_session *s, const nghttp2_frame *f, const uint8_t *name, size_t nl,
+                     const uint8_t *value, size_t vl, uint8_t flags, void *ud) {
+  hop_conn *conn = CONN(ud);
+  if (f->hd.type != NGHTTP2_HEADERS) return 0;
+  hop_call *call = live_call(conn, f->hd.stream_id);
+  if (!call || call->fail_err) return 0;
+  if (nl == 7 && memcmp(name, ":status", 7) == 0) {
+    int st = 0;
+    for (size_t i = 0; i < vl && i < 3; i++) st = st * 10 + (value[i] - '0');
+    call->status = st;
+    call->in_trailers = 0;
+    return 0;
+  }
+  if (nl > 0 && name[0] == ':') return 0;
+  /* a second header block after a final status is the trailers */
+  int rv = call->in_trailers ? hdr_list_add(&call->trailers_in, (const char *)name, nl,
+                                            (const char *)value, vl)
+                             : hdr_list_add(&call->headers_in, (const char *)name, nl,
+                                            (const char *)value, vl);
+  if (rv != HOP_OK) {
+    h2_cancel(conn, call);
+    call_complete(call, rv);
+  }
+  return 0;
+}
+
+static int on_begin_headers(nghttp2_session *s, const nghttp2_frame *f, void *ud) {
+  hop_conn *conn = CONN(ud);
+  if (f->hd.type != NGHTTP2_HEADERS) return 0;
+  hop_call *call = live_call(conn, f->hd.stream_id);
+  if (call && call->status >= 200) call->in_trailers = 1;
+  return 0;
+}
+
+static int on_data_chunk(nghttp2_session *s, uint8_t flags, int32_t sid, const uint8_t *data,
+                         size_t len, void *ud) {
+  hop_conn *conn = CONN(ud);
+  hop_call *call = live_call(conn, sid);
+  if (!call) return 0;
+  int rv = hop_buf_append(&call->resp_body, data, len);
+  if (rv != HOP_OK) {
+    h2_cancel(conn, call);
+    call_complete(call, rv);
+  }
+  return 0;
+}
+
+static int on_frame_recv(nghttp2_session *s, const nghttp2_frame *f, void *ud) {
+  hop_conn *conn = CONN(ud);
+  hop_client *c = conn->client;
+  hop_origin *o = conn->origin;
+  switch (f->hd.type) {
+  case NGHTTP2_SETTINGS:
+    if (f->hd.flags & NGHTTP2_FLAG_ACK) break;
+    conn->limit = nghttp2_session_get_remote_settings(s, NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS);
+    if (conn->limit == 0) conn->limit = 1; /* 0 means "none now": wait on one slot */
+    if (conn->state == CONN_HANDSHAKE) {
+      conn->state = CONN_READY;
+      uv_timer_stop(&conn->timer);
+      origin_dial_ok(o);
+    }
+    origin_learned_limit(o, conn->limit);
+    origin_pump(o);
+    break;
+  case NGHTTP2_HEADERS:
+  case NGHTTP2_DATA:
+    if (f->hd.flags & NGHTTP2_FLAG_END_STREAM) {
+      hop_call *call = live_call(conn, f->hd.stream_id);
+      if (call) {
+        if (call->status < 200) { /* END_STREAM on an interim or missing status */
+          h2_cancel(conn, call);
+          call_complete(call, HOP_EHTTP);
+        } else {
+          call->end_stream = 1;
+        }
+      }
+    }
+    break;
+  case NGHTTP2_GOAWAY:
+    ST_ADD(c, st_goaways, 1);
+    conn->goaway = 1;
+    conn->goaway_last_id = f->goaway.last_stream_id;
+    conn->goaway_code = f->goaway.error_code;
+    conn->draining = 1;
+    if (f->goaway.error_code != NGHTTP2_NO_ERROR) origin_backoff(o); /* don't hammer */
+    hop_log_info("client: GOAWAY from %s:%u (last stream %d, code %u)", o->host, o->port,
+                 f->goaway.last_stream_id, f->goaway.error_code);
+    origin_pump(o);
+    break;
+  case NGHTTP2_PING:
+    if (f->hd.flags & NGHTTP2_FLAG_ACK) conn->ping_outstanding = 0;
+    break;
+  default:
+    break;
+  }
+  return 0;
+}
+
+/* Must always return 0 (CVE-2023-35945 is unpatched in this libnghttp2). */
+static int on_stream_close(nghttp2_session *s, int32_t sid, uint32_t code, void *ud) {
+  hop_conn *conn = CONN(ud);
+  hop_call *call = nghttp2_session_get_stream_user_data(s, sid);
+  if (!call || call->held_by != conn) return 0;
+  held_unlink(conn, call);
+  if (call->conn == conn && call->state == CALL_ACTIVE && call->stream_id == sid) {
+    if (call->end_stream) {
+      call_complete(call, HOP_OK);
+    } else if (code == NGHTTP2_REFUSED_STREAM) {
+      /* refused (or closed locally above GOAWAY's last stream): never processed */
+      call_retry_or_fail(call, 1, conn->goaway ? HOP_EGOAWAY : HOP_EREFUSED);
+    } else if (conn->goaway && sid > conn->goaway_last_id) {
+      call_retry_or_fail(call, 1, HOP_EGOAWAY);
+    } else {
+      call_retry_or_fail(call, 0, HOP_ERESET);
+    }
+  }
+  call_unref(call);
+  return 0;
+}
+
+static int on_frame_send(nghttp2_session *s, const nghttp2_frame *f, void *ud) {
+  hop_conn *conn = CONN(ud);
+  if (f->hd.type == NGHTTP2_HEADERS) {
+    hop_call *call = live_call(conn, f->hd.stream_id);
+    if (call) call->written = 1;
+  }
+  return 0;
+}
+
+static int on_frame_not_send(nghttp2_session *s, const nghttp2_frame *f, int lib_err, void *ud) {
+  hop_conn *conn = CONN(ud);
+  if (f->hd.type != NGHTTP2_HEADERS) return 0;
+  /* the stream never opened, so on_stream_close will not come: find the call ourselves */
+  for (hop_call *call = conn->held_head; call; call = call->held_next) {
+    if (call->stream_id != f->hd.stream_id) continue;
+    held_unlink(conn, call);
+    if (call->conn == conn && call->state == CALL_ACTIVE)
+      call_retry_or_fail(call, 1, conn->goaway ? HOP_EGOAWAY : HOP_EPROTO);
+    call_unref(call);
+    break;
+  }
+  return 0;
+}
+
+static ssize_t read_body(nghttp2_session *s, int32_t sid, uint8_t *buf, size_t len,
+                         uint32_t *flags, nghttp2_data_source *src, void *ud) {
+  hop_conn *conn = CONN(ud);
+  hop_call *call = live_call(conn, sid);
+  if (!call) {
+    *flags |= NGHTTP2_DATA_FLAG_EOF;
+    return 0;
+  }
+  size_t left = call->body_len - call->body_off;
+  size_t n = left < len ? left : len;
+  if (n) memcpy(buf, call->body + call->body_off, n);
+  call->body_off += n;
+  if (call->body_off == call->body_len) *flags |= NGHTTP2_DATA_FLAG_EOF;
+  return (ssize_t)n;
+}
+
+static nghttp2_session_callbacks *g_cbs;
+
+static void cbs_init(void) {
+  if (nghttp2_session_callbacks_new(&g_cbs) != 0) return;
+  nghttp2_session_callbacks_set_on_header_callback(g_cbs, on_header);
+  nghttp2_session_callbacks_set_on_begin_headers_callback(g_cbs, on_begin_headers);
+  nghttp2_session_callbacks_set_on_data_chunk_recv_callback(g_cbs, on_data_chunk);
+  nghttp2_session_callbacks_set_on_frame_recv_callback(g_cbs, on_frame_recv);
+  nghttp2_session_callbacks_set_on_stream_close_callback(g_cbs, on_stream_close);
+  nghttp2_session_callbacks_set_on_frame_send_callback(g_cbs, on_frame_send);
+  nghttp2_session_callbacks_set_on_frame_not_send_callback(g_cbs, on_frame_not_send);
+}
+
+int h2_session_init(hop_conn *conn) {
+  static pthread_once_t once = PTHREAD_ONCE_INIT;
+  pthread_once(&once, cbs_init);
+  if (!g_cbs) return HOP_ENOMEM;
+  hop_client *c = conn->client;
+  nghttp2_option *opt;
+  int rv = hop_h2_client_option_new(&opt);
+  if (rv) return rv;
+  rv = nghttp2_session_client_new2(&conn->ng, g_cbs, conn, opt);
+  nghttp2_option_del(opt);
+  if (rv) {
+    conn->ng = NULL;
+    return HOP_ENOMEM;
+  }
+  rv = hop_h2_client_submit_settings(conn->ng, c->cfg.h2_stream_window, c->cfg.h2_conn_window,
+                                     c->cfg.max_response_headers);
+  return rv;
+}
+
+int h2_on_read(hop_conn *conn, const uint8_t *p, size_t n) {
+  ssize_t rv = nghttp2_session_mem_recv(conn->ng, p, n);
+  if (rv < 0) {
+    hop_log_info("client: h2 session error: %s", nghttp2_strerror((int)rv));
+    return HOP_EPROTO;
+  }
+  conn_mark_dirty(conn); /* ACKs, WINDOW_UPDATEs, requests submitted from callbacks */
+  return HOP_OK;
+}
+
+/* connection-specific headers are illegal on HTTP/2 */
+static int h2_drop_header(const hop_header *h) {
+  static const char *const drop[] = {"host", "connection", "keep-alive", "proxy-connection",
+                                     "transfer-encoding", "upgrade", "content-length"};
+  for (size_t i = 0; i < sizeof(drop) / sizeof(drop[0]); i++)
+    if (h->name_len == strlen(drop[i]) && memcmp(h->name, drop[i], h->name_len) == 0) return 1;
+  if (h->name_len == 2 && memcmp(h->name, "te", 2) == 0 &&
+      !(h->value_len == 8 && memcmp(h->value, "trailers", 8) == 0))
+    return 1;
+  return h->name_len == 0 || h->name[0] == ':';
+}
+
+#define NV(n, nl, v, vl) \
+  (nghttp2_nv) { (uint8_t *)(n), (uint8_t *)(v), (nl), (vl), NGHTTP2_NV_FLAG_NONE }
+
+int h2_submit(hop_conn *conn, hop_call *call) {
+  char clen[24];
+  size_t n = 0;
+  nghttp2_nv stackv[24];
+  nghttp2_nv *nv = call->nheaders + 5 <= 24 ? stackv : malloc((call->nheaders + 5) * sizeof(*nv));
+  if (!nv) return HOP_ENOMEM;
+  nv[n++] = NV(":method", 7, call->method, strlen(call->method));
+  nv[n++] = NV(":scheme", 7, "http", 4);
+  nv[n++] = NV(":authority", 10, call->authority, strlen(call->authority));
+  nv[n++] = NV(":path", 5, call->path, strlen(call->path));
+  for (size_t i = 0; i < call->nheaders; i++) {
+    const hop_header *h = &call->headers[i];
+    if (!h2_drop_header(h)) nv[n++] = NV(h->name, h->name_len, h->value, h->value_len);
+  }
+  int bodyful = call->body_len > 0 || strcmp(call->method, "POST") == 0 ||
+                strcmp(call->method, "PUT") == 0 || strcmp(call->method, "PATCH") == 0;
+  if (bodyful) {
+    int k = snprintf(clen, sizeof(clen), "%zu", call->body_len);
+    nv[n++] = NV("content-length", 14, clen, (size_t)k);
+  }
+  nghttp2_data_provider prd = {.source.ptr = NULL, .read_callback = read_body};
+  call->body_off = 0;
+  call->written = 0;
+  call->end_stream = 0;
+  int32_t sid = nghttp2_submit_request(conn->ng, NULL, nv, n, call->body_len ? &prd : NULL, call);
+  if (nv != stackv) free(nv);
+  if (sid < 0) return sid == NGHTTP2_ERR_NOMEM ? HOP_ENOMEM : HOP_EPROTO;
+  call->stream_id = sid;
+  held_add(conn, call);
+  conn_attach(conn, call);
+  conn_mark_dirty(conn);
+  return HOP_OK;
+}
+
+void h2_cancel(hop_conn *conn, hop_call *call) {
+  if (!conn->ng || call->stream_id <= 0) return;
+  /* only for calls not completed normally: a stray RST trips servers' rapid-reset limits */
+  nghttp2_submit_rst_stream(conn->ng, NGHTTP2_FLAG_NONE, call->stream_id, NGHTTP2_CANCEL);
+  conn_mark_dirty(conn);
+}
+
+int h2_flush(hop_conn *conn) {
+  hop_client *c = conn->client;
+  uint8_t *acc = NULL;
+  size_t acc_len = 0;
+  int rv = HOP_OK;
+  uint8_t stackbuf[16384];
+  size_t acc_cap = sizeof(stackbuf);
+  acc = stackbuf;
+  for (;;) {
+    const uint8_t *data;
+    ssize_t n = nghttp2_session_mem_send(conn->ng, &data);
+    if (n < 0) {
+      rv = HOP_EPROTO;
+      break;
+    }
+    if (n == 0) break;
+    if (acc_len + (size_t)n > acc_cap) { /* flush what we gathered, then this chunk */
+      if (acc_len && (rv = conn_write(conn, acc, acc_len)) != HOP_OK) break;
+      acc_len = 0;
+      if ((size_t)n > acc_cap) {
+        if ((rv = conn_write(conn, data, (size_t)n)) != HOP_OK) break;
+        if (conn->write_pending > (1u << 20)) break;
+        continue;
+      }
+    }
+    memcpy(acc + acc_len, data, (size_t)n);
+    acc_len += (size_t)n;
+    if (conn->write_pending > (1u << 20)) break;
+  }
+  if (rv == HOP_OK && acc_len) rv = conn_write(conn, acc, acc_len);
+  (void)c;
+  return rv;
+}
+
+void h2_send_ping(hop_conn *conn) {
+  if (!conn->ng) return;
+  nghttp2_submit_ping(conn->ng, NGHTTP2_FLAG_NONE, NULL);
+  conn_mark_dirty(conn);
+}
+
+/* The connection is closing: drop every ref the session holds, then the session. */
+void h2_fail_calls(hop_conn *conn, int err) {
+  while (conn->held_head) {
+    hop_call *call = conn->held_head;
+    held_unlink(conn, call);
+    call_unref(call);
+  }
+  if (conn->ng) {
+    nghttp2_session_del(conn->ng);
+    conn->ng = NULL;
+  }
+}
