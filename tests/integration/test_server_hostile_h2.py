@@ -16,7 +16,7 @@ from h2attack import (  # noqa: E402
     CONTINUATION, ECHO, END_HEADERS, END_STREAM, ENHANCE_YOUR_CALM, FRAME_SIZE_ERROR,
     GOAWAY, HEADERS, PROTOCOL_ERROR, REFUSED_STREAM, SETTINGS, ACK,
     S_INITIAL_WINDOW_SIZE, S_MAX_CONCURRENT_STREAMS, S_MAX_HEADER_LIST_SIZE,
-    S_NO_RFC7540_PRIORITIES, RawH1, RawH2, Server, code_name, data_frame, expect,
+    S_NO_RFC7540_PRIORITIES, SANITIZE, Prober, RawH1, RawH2, Server, code_name, data_frame, expect,
     finish_server, frame, healthy, literal_inc_index, literal_no_index, plain_block,
     request_headers, rss_kb, run_cases, settings_frame)
 
@@ -30,6 +30,8 @@ KNOWN_FAIL = {
 }
 
 CT = ("content-type", "application/proto")
+# Timeout cases measure timeout + 1 s (the spec); a sanitizer build gets 0.5 s more.
+SLACK = 0.5 if SANITIZE else 0.0
 
 
 def healthy_during(srv):
@@ -364,6 +366,48 @@ def case_zero_window_slow_read():
         return "%s at %.2fs" % ("closed" if c.closed else "20 streams reset", dt)
 
 
+def case_slow_headers():
+    """Slowloris on h2 (A14/C1), --header-timeout 2s --idle-timeout 3s, two connections at
+    once: (a) HEADERS without END_HEADERS, then silence: RST_STREAM on that stream 1.5..3 s
+    later and the connection closed by 6.5 s; (b) a HEADERS frame trickled one byte a second:
+    closed 2.5..4 s after the handshake (idle: no request ever completed)."""
+    with Server("--header-timeout", "2s", "--idle-timeout", "3s") as srv:
+        probe = Prober(srv.port, interval=0.3)
+        probe.start()
+        a, b = RawH2(srv.port), RawH2(srv.port)
+        expect(a.handshake() is not None and b.handshake() is not None, "handshakes")
+        a.send(frame(HEADERS, END_STREAM, 1, plain_block(request_headers(srv.port))))
+        ta = time.time()
+        tb = time.time()
+        trickle = frame(HEADERS, END_STREAM | END_HEADERS, 1,
+                        plain_block(request_headers(srv.port)))
+        i = 0
+        while time.time() - ta < 7 and not (a.closed and b.closed):
+            if not b.closed:
+                b.send(trickle[i:i + 1])
+                i += 1
+            end = time.time() + 1.0
+            while time.time() < end:
+                a.pump(0.02)
+                b.pump(0.02)
+        rst = a.rsts(1)
+        t_rst = rst[0].t - ta if rst else None
+        t_a = a.closed_at - ta if a.closed else None
+        t_b = b.closed_at - tb if b.closed else None
+        expect(t_rst is not None and 1.5 <= t_rst <= 3.0 + SLACK,
+               "(a) RST_STREAM on the unfinished block 1.5..3 s later: %r (%s)" %
+               (t_rst, a.summary()))
+        expect(t_a is not None and t_a <= 6.5 + SLACK, "(a) connection closed by 6.5 s: %r (%s)"
+               % (t_a, a.summary()))
+        expect(t_b is not None and 2.5 <= t_b <= 4.0 + SLACK, "(b) trickling connection "
+               "closed 2.5..4 s after the handshake: %r after %d bytes (%s)" % (t_b, i,
+                                                                               b.summary()))
+        n, worst = probe.finish()
+        finish_server(srv)
+        return "(a) RST at %.2fs, closed at %.2fs; (b) closed at %.2fs; %d probes ok" % (
+            t_rst, t_a, t_b, n)
+
+
 CASES = [
     ("h2_first_settings", case_first_settings),
     ("h2_oversize_headers", case_oversize_headers),
@@ -378,6 +422,7 @@ CASES = [
     ("h2_oversize_frame", case_oversize_frame),
     ("h2_settings_33_entries", case_settings_33_entries),
     ("h2_continuation_flood", case_continuation_flood),
+    ("h2_slow_headers", case_slow_headers),
     ("h2_zero_window_slow_read", case_zero_window_slow_read),
 ]
 
