@@ -8,6 +8,7 @@ Run: /usr/bin/python3 tests/integration/test_server_hostile_h2.py [case ...]
 ctest: TIMEOUT=120
 """
 import os
+import struct
 import sys
 import time
 
@@ -16,9 +17,9 @@ from h2attack import (  # noqa: E402
     CONTINUATION, ECHO, END_HEADERS, END_STREAM, ENHANCE_YOUR_CALM, FRAME_SIZE_ERROR,
     GOAWAY, HEADERS, PROTOCOL_ERROR, REFUSED_STREAM, SETTINGS, ACK,
     S_INITIAL_WINDOW_SIZE, S_MAX_CONCURRENT_STREAMS, S_MAX_HEADER_LIST_SIZE,
-    S_NO_RFC7540_PRIORITIES, SANITIZE, Prober, RawH1, RawH2, Server, code_name, data_frame, expect,
-    finish_server, frame, healthy, literal_inc_index, literal_no_index, plain_block,
-    request_headers, rss_kb, run_cases, settings_frame)
+    S_NO_RFC7540_PRIORITIES, SANITIZE, WINDOW_UPDATE, Prober, RawH1, RawH2, Server,
+    code_name, data_frame, expect, finish_server, frame, healthy, literal_inc_index,
+    literal_no_index, plain_block, request_headers, rss_kb, run_cases, settings_frame)
 
 # Cases whose defence the server lacks today: name -> "observed vs expected". They run and
 # print xfail (HOP_HOSTILE_STRICT=1 makes them fail) so the suite stays green meanwhile.
@@ -27,6 +28,11 @@ KNOWN_FAIL = {
         "observed: 20 answers stuck behind a zero window, the connection neither closed nor "
         "reset 8 s later with --idle-timeout 2s --body-timeout 2s (memory stays bounded, "
         "~1.4 MiB); expected a stream write timeout or idle-on-no-progress close",
+    "h2_body_memory_per_connection":
+        "proposed limit, not agreed: the server grants connection window for every buffered "
+        "body, 16 x 4 MiB unfinished uploads on one connection = RSS +64 MiB (ASan +138 MiB); "
+        "100 streams would pin 400 MiB per connection. Expected a per-connection (or global) "
+        "budget for buffered request bodies, enforced by withholding WINDOW_UPDATE",
 }
 
 CT = ("content-type", "application/proto")
@@ -408,6 +414,56 @@ def case_slow_headers():
             t_rst, t_a, t_b, n)
 
 
+def case_body_memory_per_connection():
+    """Proposed bound (not in the agreed design): 16 streams each uploading just under the 4 MiB
+    body cap, never finishing, sent as fast as the server's flow-control windows allow. The
+    server should stop granting window once a per-connection budget of buffered bodies is
+    reached, so its RSS grows < 32 MiB (without such a budget: MCS x max body per connection,
+    400 MiB at the defaults)."""
+    with Server() as srv:
+        c = RawH2(srv.port)
+        st = c.handshake()
+        expect(st is not None, "handshake")
+        rss0 = rss_kb(srv.pid)
+        sids = list(range(1, 33, 2))
+        for sid in sids:
+            c.send_block(sid, plain_block(request_headers(srv.port, "POST", ECHO, [CT])), False)
+        init = st.get(S_INITIAL_WINDOW_SIZE, 65535)
+        want = 4 * 1024 * 1024 - 16384
+        sent = {sid: 0 for sid in sids}
+        chunk = b"m" * 16384
+        last_progress, t0 = time.time(), time.time()
+        wu, seen = {}, 0  # window granted per stream id (0 = connection)
+        while time.time() - last_progress < 1.0 and time.time() - t0 < 20 and not c.closed:
+            for f in c.frames[seen:]:
+                if f.type == WINDOW_UPDATE:
+                    inc = struct.unpack(">I", f.payload[:4])[0] & 0x7FFFFFFF
+                    wu[f.sid] = wu.get(f.sid, 0) + inc
+            seen = len(c.frames)
+            conn_left = 65535 + wu.get(0, 0) - sum(sent.values())
+            progressed = False
+            for sid in sids:
+                left = min(conn_left, init + wu.get(sid, 0) - sent[sid], want - sent[sid])
+                if left >= len(chunk):
+                    c.send(data_frame(sid, chunk))
+                    sent[sid] += len(chunk)
+                    conn_left -= len(chunk)
+                    progressed = True
+            if progressed:
+                last_progress = time.time()
+            if all(v >= want for v in sent.values()):
+                break
+            c.pump(0.002)
+        time.sleep(0.3)
+        grow = rss_kb(srv.pid) - rss0
+        total = sum(sent.values())
+        c.close()
+        expect(grow < 32 * 1024, "RSS grows < 32 MiB with %d MiB of unfinished bodies sent: "
+               "+%d MiB" % (total >> 20, grow >> 10))
+        finish_server(srv)
+        return "%d MiB accepted, RSS +%d MiB" % (total >> 20, grow >> 10)
+
+
 CASES = [
     ("h2_first_settings", case_first_settings),
     ("h2_oversize_headers", case_oversize_headers),
@@ -424,6 +480,7 @@ CASES = [
     ("h2_continuation_flood", case_continuation_flood),
     ("h2_slow_headers", case_slow_headers),
     ("h2_zero_window_slow_read", case_zero_window_slow_read),
+    ("h2_body_memory_per_connection", case_body_memory_per_connection),
 ]
 
 if __name__ == "__main__":
