@@ -207,9 +207,9 @@ typedef void (*hop_rpc_done_cb)(const hop_rpc_result *res, void *user_data);
  * hop_call_start (cancel with hop_call_cancel; release with hop_call_release). */
 int hop_rpc_call_start(hop_client *c, const hop_rpc_call_opts *o, hop_rpc_done_cb cb,
                        void *user_data, hop_call **out);
-/* Blocking call (not from the client's loop thread). Fills |res| (free it with
- * hop_rpc_result_free) and returns HOP_OK, or a negative hop_err when the call could not
- * start (|res| then holds code and err only). */
+/* Blocking call (not from the client's loop thread). Always fills |res| (free it with
+ * hop_rpc_result_free): res->code and res->err tell the outcome. Returns HOP_OK, or a
+ * negative hop_err when the request could not even be built (bad options, no memory). */
 int hop_rpc_call(hop_client *c, const hop_rpc_call_opts *o, hop_rpc_result *res);
 void hop_rpc_result_free(hop_rpc_result *res);
 

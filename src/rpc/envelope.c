@@ -89,7 +89,7 @@ int hop_rpc_inflate(const uint8_t *in, size_t len, size_t max, uint8_t **out, si
 int hop_env_decode_unary(const uint8_t *body, size_t len, hop_rpc_encoding enc, size_t max,
                          int allow_trailer, const uint8_t **msg, size_t *msg_len,
                          uint8_t **owned, const uint8_t **trailer, size_t *trailer_len,
-                         hop_rpc_status *st) {
+                         uint8_t *trailer_flags, hop_rpc_status *st) {
   *owned = NULL;
   if (trailer) {
     *trailer = NULL;
@@ -147,6 +147,7 @@ int hop_env_decode_unary(const uint8_t *body, size_t len, hop_rpc_encoding enc, 
       if (trailer) {
         *trailer = m;
         *trailer_len = mlen;
+        if (trailer_flags) *trailer_flags = flags;
       }
       break;
     }

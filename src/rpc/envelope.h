@@ -42,7 +42,8 @@ int hop_env_next(const uint8_t *p, size_t len, size_t *off, uint8_t *flags,
                  const uint8_t **msg, size_t *msg_len);
 
 /* Decodes a unary request or response body: exactly one data frame (optionally followed,
- * when |allow_trailer|, by one trailer frame whose payload is returned in *trailer).
+ * when |allow_trailer|, by one trailer frame whose payload is returned in *trailer, its
+ * flags in *trailer_flags: connect-es compresses the trailer frame too).
  * |enc| is the declared encoding; |max| caps the message before allocation and after
  * decompression. On success *msg points into |body| (*owned NULL) or to a malloc'd
  * decompressed copy (*owned == *msg, caller frees). On failure fills |st| (code + why)
@@ -56,7 +57,7 @@ int hop_env_next(const uint8_t *p, size_t len, size_t *off, uint8_t *flags,
 int hop_env_decode_unary(const uint8_t *body, size_t len, hop_rpc_encoding enc, size_t max,
                          int allow_trailer, const uint8_t **msg, size_t *msg_len,
                          uint8_t **owned, const uint8_t **trailer, size_t *trailer_len,
-                         hop_rpc_status *st);
+                         uint8_t *trailer_flags, hop_rpc_status *st);
 
 /* Inflates |msg| (a whole-body Connect message) under |max|: same error rules. */
 int hop_rpc_inflate(const uint8_t *in, size_t len, size_t max, uint8_t **out, size_t *out_len,

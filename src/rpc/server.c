@@ -584,7 +584,7 @@ static void on_http(hop_request *http, void *ud) {
       reject(rs, http, k.protocol, k.ctype, &st, &ae, 1);
       return;
     }
-    if (hop_env_decode_unary(body, body_len, e, max, 0, &msg, &msg_len, &owned, NULL, NULL, &st))
+    if (hop_env_decode_unary(body, body_len, e, max, 0, &msg, &msg_len, &owned, NULL, NULL, NULL, &st))
       goto bad;
     /* Answer compressed only to a client that compresses and says it accepts gzip. */
     gzip_out = e == HOP_ENC_GZIP &&

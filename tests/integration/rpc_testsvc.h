@@ -18,6 +18,7 @@
 #include "core/buf.h"
 #include "hopwire/rpc.h"
 #include "rpc/json.h"
+#include "hoptest.h"
 
 #define TESTSVC "/hopwire.test.v1.TestService/"
 
@@ -210,7 +211,7 @@ static const char *tsv_interop_dir(void) {
 
 /* Runs `node SCRIPT ARGS...` in the interop dir, waits up to |timeout_s|, returns its exit
  * status (-1 on timeout or spawn failure). Output goes to our stdout (ctest shows it). */
-static int tsv_run_node(int timeout_s, char *const argv[]) {
+__attribute__((unused)) static int tsv_run_node(int timeout_s, char *const argv[]) {
   const char *dir = tsv_interop_dir();
   if (!dir) return -1;
   fflush(stdout);
@@ -233,6 +234,31 @@ static int tsv_run_node(int timeout_s, char *const argv[]) {
   waitpid(pid, NULL, 0);
   fprintf(stderr, "node %s timed out\n", argv[1]);
   return -1;
+}
+
+/* Absolute path of `node` from PATH (hop_child_spawn execs without a PATH search). */
+static const char *tsv_node_path(void) {
+  static char path[4096];
+  const char *env = getenv("PATH");
+  char buf[8192];
+  snprintf(buf, sizeof(buf), "%s", env ? env : "/usr/local/bin:/usr/bin:/bin");
+  for (char *save = NULL, *d = strtok_r(buf, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
+    snprintf(path, sizeof(path), "%s/node", d);
+    if (access(path, X_OK) == 0) return path;
+  }
+  return "/usr/bin/node";
+}
+
+/* Starts a Node server script (absolute path under tests/interop) and waits for its
+ * "listening on" line. Returns 0 with |c| filled, or -1 (also when node_modules is missing). */
+__attribute__((unused)) static int tsv_start_node_server(hop_child *c, const char *script, const char *arg1,
+                                 const char *arg2) {
+  const char *dir = tsv_interop_dir();
+  if (!dir) return -1;
+  static char sp[4200];
+  snprintf(sp, sizeof(sp), "%s/%s", dir, script);
+  char *argv[] = {(char *)tsv_node_path(), sp, (char *)arg1, (char *)arg2, NULL};
+  return hop_child_spawn(c, argv, 1);
 }
 
 #endif

@@ -38,4 +38,7 @@ server.listen(0, "127.0.0.1", () => {
 });
 const stop = () => { server.close(); process.exit(0); };
 process.on("SIGTERM", stop);
+// A test that dies without stopping us must not leave us running: exit when orphaned.
+const parent = process.ppid;
+setInterval(() => { if (process.ppid !== parent) stop(); }, 500).unref();
 process.on("SIGINT", stop);

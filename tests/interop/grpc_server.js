@@ -29,5 +29,8 @@ server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (err, p
 });
 const stop = () => { server.forceShutdown(); process.exit(0); };
 process.on("SIGTERM", stop);
+// A test that dies without stopping us must not leave us running: exit when orphaned.
+const parent = process.ppid;
+setInterval(() => { if (process.ppid !== parent) stop(); }, 500).unref();
 process.on("SIGINT", stop);
 void path;
