@@ -113,6 +113,34 @@ static void close_listener(hop_worker *w) {
   uv_close((uv_handle_t *)&w->listener, NULL);
 }
 
+/* Handlers' own one-shot timers (an answer delay, a downstream deadline) would keep a
+ * finished worker's loop alive after every request was canceled: fire them now (their
+ * answers are no-ops) so that a stop is immediate. Rearmed ones are stopped shortly after. */
+static int foreign_timer(hop_worker *w, uv_handle_t *h) {
+  return h->type == UV_TIMER && !uv_is_closing(h) && uv_is_active(h) &&
+         h != (uv_handle_t *)&w->sweep && h != (uv_handle_t *)&w->goaway;
+}
+
+static void fast_forward(uv_handle_t *h, void *arg) {
+  hop_worker *w = arg;
+  if (!foreign_timer(w, h)) return;
+  uv_timer_set_repeat((uv_timer_t *)h, 1);
+  if (uv_timer_again((uv_timer_t *)h) == 0) w->fast_forwarded++;
+}
+
+static void stop_rearmed(uv_handle_t *h, void *arg) {
+  hop_worker *w = arg;
+  if (!foreign_timer(w, h) || uv_timer_get_repeat((uv_timer_t *)h) != 1) return;
+  uv_timer_set_repeat((uv_timer_t *)h, 0);
+  uv_timer_stop((uv_timer_t *)h);
+}
+
+static void on_reaper(uv_timer_t *t) {
+  hop_worker *w = t->data;
+  uv_walk(&w->loop, stop_rearmed, w);
+  uv_close((uv_handle_t *)t, NULL);
+}
+
 static void maybe_finish(hop_worker *w) {
   hop_server *s = w->s;
   if (w->finishing || w->nconns) return;
@@ -123,12 +151,18 @@ static void maybe_finish(hop_worker *w) {
   w->finishing = 1;
   close_listener(w);
   uv_close((uv_handle_t *)&w->sweep, NULL);
-  uv_close((uv_handle_t *)&w->goaway, NULL);
   uv_close((uv_handle_t *)&w->flush, NULL);
   if (w->idx == 0 && s->cfg.handle_signals) {
     uv_close((uv_handle_t *)&w->sigterm, NULL);
     uv_close((uv_handle_t *)&w->sigint, NULL);
   }
+  uv_timer_stop(&w->goaway);
+  w->fast_forwarded = 0;
+  uv_walk(&w->loop, fast_forward, w);
+  if (w->fast_forwarded)
+    uv_timer_start(&w->goaway, on_reaper, 20, 0); /* the goaway timer becomes the reaper */
+  else
+    uv_close((uv_handle_t *)&w->goaway, NULL);
   pthread_mutex_lock(&s->ctl_mu);
   w->control_open = 0;
   uv_close((uv_handle_t *)&w->control, NULL);

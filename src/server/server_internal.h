@@ -157,6 +157,7 @@ struct hop_worker {
   int control_open;       /* under s->ctl_mu */
   int listening, drain_started, finishing, finished;
   uint64_t drain_deadline_ms;
+  unsigned fast_forwarded; /* handlers' timers fired early at finish */
   hop_conn *conns;
   size_t nconns;
   hop_conn *dirty;

@@ -362,12 +362,71 @@ static void drain_timeout_bounds(void **state) {
   hop_server_free(s);
 }
 
+/* ---- a handler's own timer does not hold a stopped worker ---- */
+
+typedef struct slow {
+  uv_timer_t t;
+  hop_request *r;
+} slow;
+
+static atomic_int slow_fired;
+
+static void on_slow(uv_timer_t *t) {
+  slow *d = (slow *)t;
+  atomic_fetch_add(&slow_fired, 1);
+  hop_request_respond(d->r, 200, NULL, 0, "late", 4, NULL, 0);
+  uv_close((uv_handle_t *)t, (uv_close_cb)free);
+}
+
+static void slow_handler(hop_request *r, void *ud) {
+  (void)ud;
+  slow *d = malloc(sizeof(*d));
+  uv_timer_init(hop_request_loop(r), &d->t);
+  d->r = r;
+  uv_timer_start(&d->t, on_slow, 10000, 0);
+}
+
+static void stop_with_handler_timers(void **state) {
+  (void)state;
+  hop_server_config cfg;
+  hop_server_config_init(&cfg);
+  cfg.threads = 2;
+  hop_server *s = start(&cfg, "/slow", slow_handler, NULL);
+  int fds[4];
+  const char *req = "GET /slow HTTP/1.1\r\nHost: h\r\n\r\n";
+  for (int i = 0; i < 4; i++) {
+    fds[i] = dial(hop_server_port(s));
+    assert_true(fds[i] >= 0);
+    assert_int_equal(write(fds[i], req, strlen(req)), (ssize_t)strlen(req));
+  }
+  hop_server_stats st;
+  for (int i = 0; i < 200; i++) {
+    hop_server_get_stats(s, &st);
+    if (st.requests == 4) break;
+    sleep_ms(10);
+  }
+  assert_int_equal(st.requests, 4);
+  struct timespec t0, t1;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  hop_server_stop(s);
+  assert_int_equal(hop_server_wait(s), HOP_OK);
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  long ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+  assert_true(ms < 1000);
+  assert_int_equal(atomic_load(&slow_fired), 4); /* fired early, answers discarded */
+  hop_server_get_stats(s, &st);
+  assert_int_equal(st.responses, 0);
+  hop_server_free(s);
+  for (int i = 0; i < 4; i++) close(fds[i]);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(routes_and_stats),
       cmocka_unit_test(respond_from_other_thread),
       cmocka_unit_test(shutdown_waits_for_inflight),
       cmocka_unit_test(drain_timeout_bounds),
+      cmocka_unit_test(stop_with_handler_timers),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

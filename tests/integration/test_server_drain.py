@@ -80,5 +80,58 @@ def main():
         os.unlink(body.name)
 
 
+def second_signal():
+    """A request held 10 s keeps the drain waiting; a second SIGTERM stops at once (exit 0)."""
+    srv = serve("--threads", "1", "--delay", "10s", "--drain-timeout", "20s")
+    url = "http://127.0.0.1:%d/hopwire.bench.v1.BenchService/Echo" % srv.port
+    curl = subprocess.Popen(["curl", "-s", "--http2-prior-knowledge", "-d", "x", url],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(0.5)
+        srv.p.send_signal(signal.SIGTERM)
+        time.sleep(0.7)
+        check(srv.p.poll() is None, "first SIGTERM: still draining while a request is in flight")
+        t0 = time.time()
+        srv.p.send_signal(signal.SIGTERM)
+        try:
+            rc = srv.p.wait(5)
+        except subprocess.TimeoutExpired:
+            rc = None
+        check(rc == 0 and time.time() - t0 < 2.0, "second SIGTERM: stops at once, exit 0 (rc=%s)" % rc)
+        curl.wait(10)
+        check(curl.returncode != 0, "the request cut by the stop fails on the client (curl rc=%s)"
+              % curl.returncode)
+    finally:
+        if curl.poll() is None:
+            curl.kill()
+            curl.wait()
+        srv.stop(signal.SIGKILL)
+
+
+def drain_deadline():
+    """A request held 10 s does not hold the process past a 1 s drain timeout."""
+    srv = serve("--threads", "2", "--delay", "10s", "--drain-timeout", "1s")
+    url = "http://127.0.0.1:%d/hopwire.bench.v1.BenchService/Echo" % srv.port
+    curl = subprocess.Popen(["curl", "-s", "--http1.1", "-d", "x", url],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(0.5)
+        t0 = time.time()
+        srv.p.send_signal(signal.SIGTERM)
+        try:
+            rc = srv.p.wait(8)
+        except subprocess.TimeoutExpired:
+            rc = None
+        took = time.time() - t0
+        check(rc == 0 and 0.9 < took < 2.5, "drain timeout 1 s bounds the exit (%.2fs, rc=%s)" % (took, rc))
+    finally:
+        if curl.poll() is None:
+            curl.kill()
+        curl.wait()
+        srv.stop(signal.SIGKILL)
+
+
 if __name__ == "__main__":
     main()
+    second_signal()
+    drain_deadline()
