@@ -1,6 +1,7 @@
 /* hop_server: configuration, workers (thread + loop + SO_REUSEPORT listener), lifecycle
  * (start, graceful drain, stop, wait, free) and stats. */
 #include <errno.h>
+#include <signal.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -381,6 +382,10 @@ static void worker_main(void *arg) {
 int hop_server_start(hop_server *s) {
   if (!s) return HOP_EINVAL;
   if (s->started) return HOP_ESTATE;
+  /* A peer closing while we write must not kill the process: ignore SIGPIPE unless the
+   * application installed its own handler. */
+  struct sigaction sa;
+  if (sigaction(SIGPIPE, NULL, &sa) == 0 && sa.sa_handler == SIG_DFL) signal(SIGPIPE, SIG_IGN);
   int rv = hop_h2_server_init(s);
   if (rv) return rv;
   s->workers = calloc(s->cfg.threads, sizeof(*s->workers));

@@ -309,7 +309,7 @@ int hop_request_respond(hop_request *r, int status, const hop_header *headers, s
                         const void *body, size_t body_len, const hop_header *trailers,
                         size_t ntrailers) {
   if (!r) return HOP_EINVAL;
-  if (status < 100 || status > 999) status = 500;
+  if (status < 200 || status > 999) status = 500; /* interim 1xx answers are not supported */
   /* A NULL response (allocation failure) becomes a bare 500 / RST on the loop. */
   r->resp = r->proto == HOP_PROTO_H1
                 ? build_h1(status, headers, nheaders, body, body_len)
