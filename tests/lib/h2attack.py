@@ -1,6 +1,8 @@
 """Frame-level attack harness for hostile-peer tests (Debian python3-h2 4.1 stack: hpack, h2).
 
 Pieces:
+  Conn      a client socket that records how (FIN/RST) and when it ended; wait_hangup()
+            sees a close without reading (attackers that never read).
   RawH2     raw socket speaking HTTP/2 by hand: frames built with struct (so invalid ones are
             possible), header blocks from hpack without dynamic-table indexing (so the server's
             HPACK state never depends on ours), replies read back with a deadline and decoded
@@ -9,7 +11,11 @@ Pieces:
   h2_call / h1_call / healthy
             well-behaved requests on a fresh connection (python3-h2 H2Connection for h2).
   Prober    a thread that keeps making well-behaved calls while an attack runs.
-  run_cases one script = several named cases, each on its own server; prints ok/FAIL lines.
+  Server    `hopwire serve --listen 127.0.0.1:0 FLAGS` for one case (killed if the case fails).
+  run_cases one script = several named cases; prints ok/FAIL lines. A script's KNOWN_FAIL
+            lists defences the server lacks today (printed `xfail:`, not counted unless
+            HOP_HOSTILE_STRICT=1); `xpass:` means one can be enabled.
+  H2ATTACK_NO_H1=1 skips the HTTP/1.1 probe in healthy() (dev runs against nghttpd).
 
 Loopback pitfalls handled here: a reader parses what it has buffered before judging; attack
 loops stop sending at the first GOAWAY or close (writing after the server's close makes its
