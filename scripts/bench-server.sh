@@ -10,7 +10,7 @@
 set -euo pipefail
 HOPWIRE=${HOPWIRE:-./build/hopwire}
 n=300000
-rounds=3
+rounds=5
 threads=$(nproc)
 memory=1
 while [ $# -gt 0 ]; do
@@ -72,7 +72,7 @@ run_h2load() { # port c m -> "rps p50 p99 ok"
   echo "${rps:-0} $p50 $p99 ${ok:-0}"
 }
 
-echo "== h2load, POST 100 B to Echo, no delay, $n requests per run, best-of-$rounds by req/s =="
+echo "== h2load, POST 100 B to Echo, no delay, $n requests per run, median of $rounds rounds =="
 echo "machine: $(nproc) cores, $(uname -r); hopwire --threads $threads; nghttpd -n $threads"
 start_hopwire
 ng_port=$(free_port)
@@ -84,26 +84,31 @@ h2load -n 20000 -c 4 -m 50 -d "$tmp/body" "http://127.0.0.1:$hw_port/hopwire.ben
 h2load -n 20000 -c 4 -m 50 -d "$tmp/body" "http://127.0.0.1:$ng_port/hopwire.bench.v1.BenchService/Echo" >/dev/null 2>&1 || true
 
 printf '%-16s %-9s %12s %10s %10s %12s\n' load server "req/s" "p50 us" "p99 us" succeeded
+# Median of the rounds (req/s, p50 and p99 each), rounds interleaved between the servers.
+median() { sort -n | awk '{a[NR]=$1} END{print (NR ? a[int((NR+1)/2)] : 0)}'; }
 for cm in "1 200" "4 50"; do
   set -- $cm
-  declare -A best=()
+  : >"$tmp/res.hopwire"
+  : >"$tmp/res.nghttpd"
   for r in $(seq "$rounds"); do
     for srv in hopwire nghttpd; do
       port=$hw_port; [ $srv = nghttpd ] && port=$ng_port
-      res=$(run_h2load "$port" "$1" "$2")
-      cur=${best[$srv]:-"0 0 0 0"}
-      if awk -v a="${res%% *}" -v b="${cur%% *}" 'BEGIN{exit !(a>b)}'; then best[$srv]=$res; fi
+      run_h2load "$port" "$1" "$2" >>"$tmp/res.$srv"
     done
   done
   for srv in hopwire nghttpd; do
-    read -r rps p50 p99 ok <<<"${best[$srv]}"
+    f=$tmp/res.$srv
+    rps=$(cut -d' ' -f1 "$f" | median)
+    p50=$(cut -d' ' -f2 "$f" | median)
+    p99=$(cut -d' ' -f3 "$f" | median)
+    ok=$(cut -d' ' -f4 "$f" | sort -n | head -1)
     printf '%-16s %-9s %12.0f %10s %10s %12s\n' "-c $1 -m $2" "$srv" "$rps" "$p50" "$p99" "$ok"
+    eval "sum_$srv=\"$rps $p99\""
   done
-  read -r a _ pa _ <<<"${best[hopwire]}"
-  read -r b _ pb _ <<<"${best[nghttpd]}"
+  read -r a pa <<<"$sum_hopwire"
+  read -r b pb <<<"$sum_nghttpd"
   awk -v a="$a" -v b="$b" -v pa="$pa" -v pb="$pb" \
     'BEGIN{printf "%-16s hopwire/nghttpd: %.2fx req/s, p99 %s\n", "", (b>0?a/b:0), (pa<=pb?"no worse":"WORSE")}'
-  unset best
 done
 kill -TERM "$hw_pid"; wait "$hw_pid" 2>/dev/null || true
 
