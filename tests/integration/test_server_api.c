@@ -420,6 +420,36 @@ static void stop_with_handler_timers(void **state) {
   for (int i = 0; i < 4; i++) close(fds[i]);
 }
 
+/* ---- start failures clean up ---- */
+
+static void port_in_use(void **state) {
+  (void)state;
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in a = {.sin_family = AF_INET};
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+  assert_int_equal(listen(fd, 1), 0);
+  socklen_t len = sizeof(a);
+  getsockname(fd, (struct sockaddr *)&a, &len);
+  hop_server_config cfg;
+  hop_server_config_init(&cfg);
+  cfg.threads = 3;
+  cfg.port = ntohs(a.sin_port);
+  hop_server *s = NULL;
+  assert_int_equal(hop_server_new(&s, &cfg), HOP_OK);
+  assert_int_equal(hop_server_start(s), HOP_EADDRINUSE);
+  assert_int_equal(hop_server_wait(s), HOP_ESTATE);
+  hop_server_shutdown(s, 0); /* no-ops on a server that never started */
+  hop_server_stop(s);
+  hop_server_free(s);
+  close(fd);
+  cfg.port = 0;
+  cfg.host = "not-an-address";
+  assert_int_equal(hop_server_new(&s, &cfg), HOP_OK);
+  assert_int_equal(hop_server_start(s), HOP_EINVAL);
+  hop_server_free(s);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(routes_and_stats),
@@ -427,6 +457,7 @@ int main(void) {
       cmocka_unit_test(shutdown_waits_for_inflight),
       cmocka_unit_test(drain_timeout_bounds),
       cmocka_unit_test(stop_with_handler_timers),
+      cmocka_unit_test(port_in_use),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
