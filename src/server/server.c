@@ -153,7 +153,7 @@ static void maybe_finish(hop_worker *w) {
   close_listener(w);
   uv_close((uv_handle_t *)&w->sweep, NULL);
   uv_close((uv_handle_t *)&w->flush, NULL);
-  if (w->idx == 0 && s->cfg.handle_signals) {
+  if (w->signals) {
     uv_close((uv_handle_t *)&w->sigterm, NULL);
     uv_close((uv_handle_t *)&w->sigint, NULL);
   }
@@ -329,6 +329,7 @@ static int worker_init(hop_server *s, unsigned i, hop_worker **out) {
     w->sigterm.data = w->sigint.data = w;
     uv_signal_start(&w->sigterm, on_signal, SIGTERM);
     uv_signal_start(&w->sigint, on_signal, SIGINT);
+    w->signals = 1;
   }
   rv = listen_on(w, i == 0 ? s->cfg.port : s->port);
   if (rv) return rv;
@@ -358,10 +359,6 @@ static void worker_abort(hop_worker *w) {
     uv_close((uv_handle_t *)&w->flush, NULL);
     uv_close((uv_handle_t *)&w->control, NULL);
     w->control_open = 0;
-    if (w->idx == 0 && s->cfg.handle_signals) {
-      uv_close((uv_handle_t *)&w->sigterm, NULL);
-      uv_close((uv_handle_t *)&w->sigint, NULL);
-    }
   } else {
     maybe_finish(w);
   }

@@ -155,6 +155,7 @@ struct hop_worker {
   pthread_mutex_t post_mu; /* guards mb_open against posts racing the close */
   int mb_open;
   int control_open;       /* under s->ctl_mu */
+  int signals;            /* sigterm/sigint initialised (worker 0) */
   int listening, drain_started, finishing, finished;
   uint64_t drain_deadline_ms;
   unsigned fast_forwarded; /* handlers' timers fired early at finish */
