@@ -223,6 +223,21 @@ static hop_request *wait_parked(parked *p, int idx) {
   return r;
 }
 
+static hop_server *start_parked(parked *p, unsigned threads) {
+  hop_server_config cfg;
+  hop_server_config_init(&cfg);
+  cfg.threads = threads;
+  return start(&cfg, "/park", park, p);
+}
+
+/* Writes |req| on |fd| and returns the request parked as number |idx|. */
+static hop_request *send_parked(int fd, const char *req, parked *p, int idx) {
+  assert_int_equal(write(fd, req, strlen(req)), (ssize_t)strlen(req));
+  hop_request *r = wait_parked(p, idx);
+  assert_non_null(r);
+  return r;
+}
+
 static void *answer_later(void *arg) {
   hop_request *r = arg;
   sleep_ms(50);
@@ -235,19 +250,14 @@ static void *answer_later(void *arg) {
 static void respond_from_other_thread(void **state) {
   (void)state;
   parked p = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
-  hop_server_config cfg;
-  hop_server_config_init(&cfg);
-  cfg.threads = 2;
-  hop_server *s = start(&cfg, "/park", park, &p);
+  hop_server *s = start_parked(&p, 2);
   int fd = dial(hop_server_port(s));
   assert_true(fd >= 0);
   char buf[4096] = "";
   const char *req = "POST /park HTTP/1.1\r\nHost: h\r\nContent-Length: 4\r\n\r\nping";
   pthread_t t;
   /* The request is parked by the handler; a thread of ours answers it 50 ms later. */
-  assert_int_equal(write(fd, req, strlen(req)), (ssize_t)strlen(req));
-  hop_request *r = wait_parked(&p, 0);
-  assert_non_null(r);
+  hop_request *r = send_parked(fd, req, &p, 0);
   assert_int_equal(hop_request_protocol(r), HOP_PROTO_H1);
   assert_int_equal(hop_request_canceled(r), 0);
   pthread_create(&t, NULL, answer_later, r);
@@ -256,9 +266,7 @@ static void respond_from_other_thread(void **state) {
   pthread_join(t, NULL);
 
   /* The client goes away: the request is marked canceled and a late answer is a no-op. */
-  assert_int_equal(write(fd, req, strlen(req)), (ssize_t)strlen(req));
-  r = wait_parked(&p, 1);
-  assert_non_null(r);
+  r = send_parked(fd, req, &p, 1);
   close(fd);
   int canceled = 0;
   for (int i = 0; i < 200 && !canceled; i++) {
@@ -272,9 +280,7 @@ static void respond_from_other_thread(void **state) {
   /* A request still parked when the server is stopped and freed: answering it afterwards
    * is safe (the worker's memory outlives its requests). */
   fd = dial(hop_server_port(s));
-  assert_int_equal(write(fd, req, strlen(req)), (ssize_t)strlen(req));
-  r = wait_parked(&p, 2);
-  assert_non_null(r);
+  r = send_parked(fd, req, &p, 2);
   hop_server_stop(s);
   assert_int_equal(hop_server_wait(s), HOP_OK);
   hop_server_free(s);
@@ -289,18 +295,12 @@ static void respond_from_other_thread(void **state) {
 static void shutdown_waits_for_inflight(void **state) {
   (void)state;
   parked p = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
-  hop_server_config cfg;
-  hop_server_config_init(&cfg);
-  cfg.threads = 1;
-  hop_server *s = start(&cfg, "/park", park, &p);
+  hop_server *s = start_parked(&p, 1);
   int fd = dial(hop_server_port(s));
   int idle = dial(hop_server_port(s));
   assert_true(fd >= 0 && idle >= 0);
   char buf[4096] = "";
-  const char *req = "POST /park HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\n\r\nx";
-  assert_int_equal(write(fd, req, strlen(req)), (ssize_t)strlen(req));
-  hop_request *r = wait_parked(&p, 0);
-  assert_non_null(r);
+  hop_request *r = send_parked(fd, "POST /park HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\n\r\nx", &p, 0);
   /* A request whose head is still arriving when the drain starts is finished, answered
    * 503 by /readyz, with Connection: close. */
   int partial = dial(hop_server_port(s));
@@ -338,15 +338,9 @@ static void shutdown_waits_for_inflight(void **state) {
 static void drain_timeout_bounds(void **state) {
   (void)state;
   parked p = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
-  hop_server_config cfg;
-  hop_server_config_init(&cfg);
-  cfg.threads = 2;
-  hop_server *s = start(&cfg, "/park", park, &p);
+  hop_server *s = start_parked(&p, 2);
   int fd = dial(hop_server_port(s));
-  const char *req = "POST /park HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\n\r\nx";
-  assert_int_equal(write(fd, req, strlen(req)), (ssize_t)strlen(req));
-  hop_request *r = wait_parked(&p, 0);
-  assert_non_null(r);
+  hop_request *r = send_parked(fd, "POST /park HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\n\r\nx", &p, 0);
   struct timespec t0, t1;
   clock_gettime(CLOCK_MONOTONIC, &t0);
   hop_server_shutdown(s, 300);

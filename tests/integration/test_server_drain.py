@@ -80,49 +80,52 @@ def main():
         os.unlink(body.name)
 
 
+def held_request(threads, drain, http):
+    """hopwire serve with a 10 s Echo delay and one curl request in flight (after 0.5 s)."""
+    srv = serve("--threads", threads, "--delay", "10s", "--drain-timeout", drain)
+    url = "http://127.0.0.1:%d/hopwire.bench.v1.BenchService/Echo" % srv.port
+    curl = subprocess.Popen(["curl", "-s", http, "-d", "x", url],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    time.sleep(0.5)
+    return srv, curl
+
+
+def wait_exit(srv, timeout):
+    """(exit status or None, seconds taken)."""
+    t0 = time.time()
+    try:
+        rc = srv.p.wait(timeout)
+    except subprocess.TimeoutExpired:
+        rc = None
+    return rc, time.time() - t0
+
+
 def second_signal():
     """A request held 10 s keeps the drain waiting; a second SIGTERM stops at once (exit 0)."""
-    srv = serve("--threads", "1", "--delay", "10s", "--drain-timeout", "20s")
-    url = "http://127.0.0.1:%d/hopwire.bench.v1.BenchService/Echo" % srv.port
-    curl = subprocess.Popen(["curl", "-s", "--http2-prior-knowledge", "-d", "x", url],
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    srv, curl = held_request("1", "20s", "--http2-prior-knowledge")
     try:
-        time.sleep(0.5)
         srv.p.send_signal(signal.SIGTERM)
         time.sleep(0.7)
         check(srv.p.poll() is None, "first SIGTERM: still draining while a request is in flight")
-        t0 = time.time()
         srv.p.send_signal(signal.SIGTERM)
-        try:
-            rc = srv.p.wait(5)
-        except subprocess.TimeoutExpired:
-            rc = None
-        check(rc == 0 and time.time() - t0 < 2.0, "second SIGTERM: stops at once, exit 0 (rc=%s)" % rc)
+        rc, took = wait_exit(srv, 5)
+        check(rc == 0 and took < 2.0, "second SIGTERM: stops at once, exit 0 (rc=%s)" % rc)
         curl.wait(10)
         check(curl.returncode != 0, "the request cut by the stop fails on the client (curl rc=%s)"
               % curl.returncode)
     finally:
         if curl.poll() is None:
             curl.kill()
-            curl.wait()
+        curl.wait()
         srv.stop(signal.SIGKILL)
 
 
 def drain_deadline():
     """A request held 10 s does not hold the process past a 1 s drain timeout."""
-    srv = serve("--threads", "2", "--delay", "10s", "--drain-timeout", "1s")
-    url = "http://127.0.0.1:%d/hopwire.bench.v1.BenchService/Echo" % srv.port
-    curl = subprocess.Popen(["curl", "-s", "--http1.1", "-d", "x", url],
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    srv, curl = held_request("2", "1s", "--http1.1")
     try:
-        time.sleep(0.5)
-        t0 = time.time()
         srv.p.send_signal(signal.SIGTERM)
-        try:
-            rc = srv.p.wait(8)
-        except subprocess.TimeoutExpired:
-            rc = None
-        took = time.time() - t0
+        rc, took = wait_exit(srv, 8)
         check(rc == 0 and 0.9 < took < 2.5, "drain timeout 1 s bounds the exit (%.2fs, rc=%s)" % (took, rc))
     finally:
         if curl.poll() is None:
