@@ -27,8 +27,12 @@ static void on_closed(uv_handle_t *h) {
   if (c->proto == HOP_CONN_H2) hop_h2_conn_free(c);
   hop_buf_free(&c->inbuf);
   hop_buf_free(&c->wbuf);
-  free(c);
+  hop_conn_unref(c); /* handlers still running keep the (now inert) struct */
   hop_worker_conn_closed(w);
+}
+
+void hop_conn_unref(hop_conn *c) {
+  if (atomic_fetch_sub_explicit(&c->refs, 1, memory_order_acq_rel) == 1) free(c);
 }
 
 void hop_conn_close(hop_conn *c) {
@@ -204,6 +208,7 @@ void hop_conn_accept(hop_worker *w) {
     return;
   }
   c->w = w;
+  atomic_init(&c->refs, 1);
   uv_tcp_init(&w->loop, &c->tcp);
   c->tcp.data = c;
   hop_buf_init(&c->inbuf, 1024 * 1024);

@@ -279,9 +279,12 @@ void hop_h2_conn_free(hop_conn *c) {
   c->ready = NULL;
 }
 
-static void dispatch_ready(hop_conn *c) {
-  /* Handlers may answer synchronously; the array may grow meanwhile (no: input is done). */
-  for (size_t i = 0; i < c->nready && !c->closing; i++) {
+void hop_h2_conn_dispatch_ready(hop_conn *c) {
+  if (c->pumping) return; /* a handler answering synchronously re-enters through deliver */
+  c->pumping = 1;
+  uint32_t limit = c->w->s->cfg.max_concurrent_streams;
+  size_t i = 0;
+  for (; i < c->nready && !c->closing && c->inflight < limit; i++) {
     hop_h2_stream *st = get_stream(c, c->ready[i]);
     if (!st || !st->req || st->dispatched || st->rejected) continue;
     st->dispatched = 1;
@@ -289,7 +292,11 @@ static void dispatch_ready(hop_conn *c) {
     r->stream = st;
     hop_request_dispatch(r);
   }
-  c->nready = 0;
+  /* The rest wait (their streams stay open) until an answer frees a slot. */
+  if (i < c->nready) memmove(c->ready, c->ready + i, (c->nready - i) * sizeof(*c->ready));
+  c->nready -= i;
+  c->pumping = 0;
+  if (!c->closing && !c->in_read) hop_conn_mark_dirty(c);
 }
 
 void hop_h2_conn_input(hop_conn *c, const uint8_t *data, size_t len) {
@@ -301,7 +308,7 @@ void hop_h2_conn_input(hop_conn *c, const uint8_t *data, size_t len) {
     hop_conn_close(c);
     return;
   }
-  dispatch_ready(c);
+  hop_h2_conn_dispatch_ready(c);
   hop_h2_conn_flush(c);
 }
 

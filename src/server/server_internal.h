@@ -84,6 +84,8 @@ struct hop_request {
   hop_mailbox_node node; /* first: posted to the owning worker */
   hop_worker *w;
   hop_conn *conn;        /* NULL once detached (loop thread only) */
+  hop_conn *owner;       /* the connection that dispatched it, kept alive by a reference
+                          * until the answer is delivered (loop thread; unref any thread) */
   hop_h2_stream *stream; /* h2 */
   hop_proto proto;
   atomic_int canceled;
@@ -116,6 +118,8 @@ enum { HOP_CONN_SNIFF = 0, HOP_CONN_H1 = 1, HOP_CONN_H2 = 2 };
 struct hop_conn {
   uv_tcp_t tcp;
   hop_worker *w;
+  atomic_uint refs;        /* the socket + one per dispatched request not yet answered */
+  unsigned inflight;       /* dispatched and not yet answered (detached ones too) */
   hop_conn *prev, *next;   /* worker's list */
   int proto;
   int closing, reading, draining, close_after_write, pumping, in_read, dirty;
@@ -180,6 +184,7 @@ void hop_conn_mark_dirty(hop_conn *c);
 void hop_conn_flush_dirty(hop_worker *w);
 int hop_conn_write(hop_conn *c, uv_buf_t *bufs, unsigned nbufs, void *owned);
 void hop_conn_update_reading(hop_conn *c);
+void hop_conn_unref(hop_conn *c);
 /* server_h1.c */
 int hop_h1_conn_start(hop_conn *c);
 void hop_h1_conn_input(hop_conn *c, const char *data, size_t len);
@@ -196,6 +201,8 @@ void hop_h2_conn_flush(hop_conn *c);
 void hop_h2_conn_free(hop_conn *c);
 void hop_h2_conn_drain(hop_conn *c, int final_step);
 void hop_h2_conn_sweep(hop_conn *c, uint64_t now);
+/* Dispatches complete requests while fewer than MAX_CONCURRENT_STREAMS handlers run. */
+void hop_h2_conn_dispatch_ready(hop_conn *c);
 /* server_request.c */
 hop_request *hop_request_new(hop_worker *w, hop_conn *c, hop_proto proto);
 void hop_request_free(hop_request *r);

@@ -27,6 +27,7 @@ hop_request *hop_request_new(hop_worker *w, hop_conn *c, hop_proto proto) {
 void hop_request_free(hop_request *r) {
   if (!r) return;
   hop_worker *w = r->w;
+  if (r->owner) hop_conn_unref(r->owner);
   hop_buf_free(&r->arena);
   hop_buf_free(&r->body);
   free(r->headers);
@@ -105,6 +106,11 @@ static void answer_text(hop_request *r, int status, const char *text) {
 void hop_request_dispatch(hop_request *r) {
   hop_server *s = r->w->s;
   HOP_STAT_ADD(r->w, requests, 1);
+  /* Counted until answered, even if the peer resets the stream meanwhile: a peer cannot
+   * have more than MAX_CONCURRENT_STREAMS handlers running (CVE-2023-44487, as Go). */
+  r->owner = r->conn;
+  atomic_fetch_add_explicit(&r->owner->refs, 1, memory_order_relaxed);
+  r->owner->inflight++;
   if (finalize(r)) {
     answer_text(r, 500, "out of memory\n");
     return;
@@ -287,17 +293,23 @@ static hop_response *build_h2(int status, const hop_header *hs, size_t nh, const
 
 void hop_request_deliver(hop_request *r) {
   hop_conn *c = r->conn;
+  hop_conn *owner = r->owner; /* its reference moves here */
   hop_response *resp = r->resp;
   r->resp = NULL;
+  r->owner = NULL;
+  if (owner) owner->inflight--;
   if (!c || c->closing) {
     free(resp);
     hop_request_free(r);
-    return;
-  }
-  if (r->proto == HOP_PROTO_H1)
+  } else if (r->proto == HOP_PROTO_H1) {
     hop_h1_conn_respond(c, r, resp);
-  else
+  } else {
     hop_h2_conn_respond(c, r, resp);
+  }
+  /* A handler slot is free: requests that waited for one may run now. */
+  if (owner && !owner->closing && owner->proto == HOP_CONN_H2 && owner->nready)
+    hop_h2_conn_dispatch_ready(owner);
+  if (owner) hop_conn_unref(owner);
 }
 
 static int on_loop_thread(hop_worker *w) {
