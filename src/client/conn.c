@@ -23,9 +23,9 @@ static void dial_failed(hop_conn *conn, int err) {
   hop_client *c = conn->client;
   ST_ADD(c, st_dials_failed, 1);
   hop_log_info("client: dial %s:%u failed: %s", o->host, o->port, hop_strerror(err));
+  conn->draining = 1;         /* not live: the origin decides without it */
+  origin_dial_failed(o, err); /* backoff first, so closing does not redial at once */
   conn_close(conn, err);
-  origin_dial_failed(o, err);
-  origin_pump(o);
   client_kick(c);
 }
 

@@ -1,0 +1,491 @@
+/* Client fault handling against scripted peers (tests/peers/h2_fault_peer.py), `hopwire
+ * serve` and the Node.js peer: GOAWAY and REFUSED_STREAM retried transparently, resets not
+ * replayed unless replayable, truncated responses never succeed, black holes and dead peers
+ * closed by the handshake / PING timeouts, refused dials, deadlines, cancel from another
+ * thread, shutdown with calls pending.
+ * ctest: RUN_SERIAL
+ * ctest: TIMEOUT=180 */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <signal.h>
+
+#include "test_client_util.h"
+
+typedef struct cb_rec {
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  int n, ok, fails;
+  int errs[64];
+  unsigned attempts[64];
+  long done_ms[64];
+} cb_rec;
+
+static void rec_init(cb_rec *r) {
+  memset(r, 0, sizeof(*r));
+  pthread_mutex_init(&r->mu, NULL);
+  pthread_cond_init(&r->cv, NULL);
+}
+
+static void rec_cb(hop_call *call, int err, const hop_response *resp, void *ud) {
+  cb_rec *r = ud;
+  pthread_mutex_lock(&r->mu);
+  int i = r->n++;
+  if (i < 64) {
+    r->errs[i] = err;
+    r->attempts[i] = hop_call_attempts(call);
+    r->done_ms[i] = tc_now_ms();
+  }
+  if (err == HOP_OK && resp->status == 200) r->ok++;
+  else r->fails++;
+  pthread_cond_broadcast(&r->cv);
+  pthread_mutex_unlock(&r->mu);
+}
+
+static int rec_wait(cb_rec *r, int n, int timeout_ms) {
+  long end = tc_now_ms() + timeout_ms;
+  pthread_mutex_lock(&r->mu);
+  while (r->n < n && tc_now_ms() < end) {
+    pthread_mutex_unlock(&r->mu);
+    usleep(2000);
+    pthread_mutex_lock(&r->mu);
+  }
+  int got = r->n;
+  pthread_mutex_unlock(&r->mu);
+  return got >= n ? 0 : -1;
+}
+
+static hop_client *h2_client(void (*tweak)(hop_client_config *)) {
+  hop_client_config cfg;
+  hop_client_config_init(&cfg);
+  cfg.http = HOP_HTTP_H2C;
+  if (tweak) tweak(&cfg);
+  hop_client *c = NULL;
+  assert_int_equal(hop_client_new(&c, &cfg), HOP_OK);
+  return c;
+}
+
+static void start_ids(hop_client *c, const char *url, int n, int replayable, cb_rec *r,
+                      const char *prefix) {
+  for (int i = 0; i < n; i++) {
+    char id[32];
+    snprintf(id, sizeof(id), "%s%d", prefix, i);
+    hop_header hs[] = {{"x-id", 4, id, strlen(id)}};
+    hop_call_opts o = {.url = url, .headers = hs, .nheaders = 1, .body = id, .body_len = strlen(id),
+                       .timeout_ms = 10000, .replayable = replayable};
+    assert_int_equal(hop_call_start(c, &o, rec_cb, r, NULL), HOP_OK);
+  }
+}
+
+/* how many times the peer logged |id| as processed */
+static int log_count(const char *path, const char *id) {
+  FILE *f = fopen(path, "r");
+  if (!f) return 0;
+  char line[256];
+  int n = 0;
+  while (fgets(line, sizeof(line), f)) {
+    char *sp = strchr(line, ' ');
+    if (!sp) continue;
+    sp++;
+    sp[strcspn(sp, "\n")] = '\0';
+    if (strcmp(sp, id) == 0) n++;
+  }
+  fclose(f);
+  return n;
+}
+
+static void tmp_log(char *buf, size_t len, const char *tag) {
+  snprintf(buf, len, "/tmp/hop-client-%s-%d.log", tag, (int)getpid());
+  unlink(buf);
+}
+
+/* D1: GOAWAY with a last stream id: the unprocessed calls move to a new connection. */
+static void test_goaway_unprocessed_retried(void **state) {
+  char logf[128];
+  tmp_log(logf, sizeof(logf), "goaway");
+  hop_child ch;
+  assert_int_equal(tc_spawn_fault(&ch, "goaway", logf), 0);
+  hop_client *c = h2_client(NULL);
+  char url[128];
+  snprintf(url, sizeof(url), "http://127.0.0.1:%u/echo", ch.port);
+  cb_rec r;
+  rec_init(&r);
+  start_ids(c, url, 10, 0, &r, "g"); /* not replayable: only unprocessed ones may move */
+  assert_int_equal(rec_wait(&r, 10, 10000), 0);
+  assert_int_equal(r.ok, 10);
+  hop_client_stats s;
+  hop_client_get_stats(c, &s);
+  tc_print_stats("goaway", c);
+  assert_int_equal(s.goaways_received, 1);
+  assert_true(s.retries >= 1);
+  assert_int_equal(s.dials_started, 2);
+  for (int i = 0; i < 10; i++) {
+    char id[16];
+    snprintf(id, sizeof(id), "g%d", i);
+    assert_int_equal(log_count(logf, id), 1); /* each ran exactly once */
+  }
+  hop_client_free(c);
+  hop_child_stop(&ch, SIGTERM, 3000);
+  unlink(logf);
+}
+
+/* D3: REFUSED_STREAM is retried even for non-replayable calls. */
+static void test_refused_stream_retried(void **state) {
+  char logf[128];
+  tmp_log(logf, sizeof(logf), "refused");
+  hop_child ch;
+  assert_int_equal(tc_spawn_fault(&ch, "refused", logf), 0);
+  hop_client *c = h2_client(NULL);
+  char url[128];
+  snprintf(url, sizeof(url), "http://127.0.0.1:%u/echo", ch.port);
+  cb_rec r;
+  rec_init(&r);
+  start_ids(c, url, 5, 0, &r, "r");
+  assert_int_equal(rec_wait(&r, 5, 10000), 0);
+  assert_int_equal(r.ok, 5);
+  for (int i = 0; i < 5; i++) assert_int_equal(r.attempts[i], 2);
+  for (int i = 0; i < 5; i++) {
+    char id[16];
+    snprintf(id, sizeof(id), "r%d", i);
+    assert_int_equal(log_count(logf, id), 1);
+  }
+  hop_client_free(c);
+  hop_child_stop(&ch, SIGTERM, 3000);
+  unlink(logf);
+}
+
+/* D4: RST_STREAM(INTERNAL_ERROR) after processing: no hidden replay unless replayable. */
+static void test_reset_not_replayed(void **state) {
+  char logf[128];
+  tmp_log(logf, sizeof(logf), "reset");
+  hop_child ch;
+  assert_int_equal(tc_spawn_fault(&ch, "reset", logf), 0);
+  hop_client *c = h2_client(NULL);
+  char url[128];
+  snprintf(url, sizeof(url), "http://127.0.0.1:%u/echo", ch.port);
+  cb_rec r;
+  rec_init(&r);
+  start_ids(c, url, 1, 0, &r, "n");
+  assert_int_equal(rec_wait(&r, 1, 10000), 0);
+  assert_int_equal(r.errs[0], HOP_ERESET);
+  assert_int_equal(log_count(logf, "n0"), 1);
+  start_ids(c, url, 1, 1, &r, "y");
+  assert_int_equal(rec_wait(&r, 2, 10000), 0);
+  assert_int_equal(r.errs[1], HOP_OK);
+  assert_int_equal(r.attempts[1], 2);
+  assert_int_equal(log_count(logf, "y0"), 2); /* replayable: at least once, here twice */
+  hop_client_free(c);
+  hop_child_stop(&ch, SIGTERM, 3000);
+  unlink(logf);
+}
+
+/* D6: a response cut mid-body never completes as a success. */
+static void test_truncated_response_fails(void **state) {
+  hop_child ch;
+  assert_int_equal(tc_spawn_fault(&ch, "truncate", NULL), 0);
+  hop_client *c = h2_client(NULL);
+  char url[128];
+  snprintf(url, sizeof(url), "http://127.0.0.1:%u/echo", ch.port);
+  hop_header hs[] = {HOP_HEADER("x-id", "t0")};
+  hop_call_opts o = {.url = url, .headers = hs, .nheaders = 1, .body = "abc", .body_len = 3,
+                     .timeout_ms = 5000};
+  hop_result res;
+  int rv = hop_client_do(c, &o, &res);
+  assert_true(rv == HOP_ECONNRESET || rv == HOP_ERESET || rv == HOP_EPROTO);
+  hop_result_free(&res);
+  hop_client_free(c);
+  hop_child_stop(&ch, SIGTERM, 3000);
+}
+
+static void short_connect(hop_client_config *cfg) { cfg->connect_timeout_ms = 300; }
+
+/* D9: accepts TCP, never speaks: the handshake (first SETTINGS) timeout ends it. */
+static void test_black_hole_times_out(void **state) {
+  hop_child ch;
+  assert_int_equal(tc_spawn_fault(&ch, "blackhole", NULL), 0);
+  hop_client *c = h2_client(short_connect);
+  char url[128];
+  snprintf(url, sizeof(url), "http://127.0.0.1:%u/echo", ch.port);
+  hop_call_opts o = {.url = url, .body = "x", .body_len = 1, .timeout_ms = 10000};
+  hop_result res;
+  long t0 = tc_now_ms();
+  assert_int_equal(hop_client_do(c, &o, &res), HOP_ECONNTIMEDOUT);
+  long el = tc_now_ms() - t0;
+  assert_true(el >= 250 && el < 3000);
+  hop_client_stats s;
+  hop_client_get_stats(c, &s);
+  assert_int_equal(s.dials_failed, 1);
+  assert_int_equal(s.conns_open_h2, 0);
+  hop_client_free(c);
+  hop_child_stop(&ch, SIGTERM, 3000);
+}
+
+static void fast_ping(hop_client_config *cfg) {
+  cfg->ping_interval_ms = 100;
+  cfg->ping_timeout_ms = 200;
+}
+
+/* D9: SETTINGS, then silence: the unanswered PING closes the connection. */
+static void test_dead_peer_ping_timeout(void **state) {
+  hop_child ch;
+  assert_int_equal(tc_spawn_fault(&ch, "stall", NULL), 0);
+  hop_client *c = h2_client(fast_ping);
+  char url[128];
+  snprintf(url, sizeof(url), "http://127.0.0.1:%u/echo", ch.port);
+  hop_call_opts o = {.url = url, .body = "x", .body_len = 1, .timeout_ms = 10000};
+  hop_result res;
+  long t0 = tc_now_ms();
+  assert_int_equal(hop_client_do(c, &o, &res), HOP_EPINGTIMEOUT);
+  long el = tc_now_ms() - t0;
+  assert_true(el >= 250 && el < 3000);
+  hop_client_stats s;
+  hop_client_get_stats(c, &s);
+  assert_int_equal(s.pings_timed_out, 1);
+  assert_int_equal(s.conns_open_h2, 0);
+  hop_client_free(c);
+  hop_child_stop(&ch, SIGTERM, 3000);
+}
+
+static void test_connection_refused(void **state) {
+  int port = tc_free_port();
+  hop_client *c = h2_client(NULL);
+  char url[128];
+  snprintf(url, sizeof(url), "http://127.0.0.1:%d/echo", port);
+  hop_call_opts o = {.url = url, .timeout_ms = 5000};
+  hop_result res;
+  long t0 = tc_now_ms();
+  assert_int_equal(hop_client_do(c, &o, &res), HOP_ECONNREFUSED);
+  /* the second call waits out the origin's backoff, dials again, learns the cause */
+  assert_int_equal(hop_client_do(c, &o, &res), HOP_ECONNREFUSED);
+  assert_true(tc_now_ms() - t0 < 3000);
+  hop_client_stats s;
+  hop_client_get_stats(c, &s);
+  assert_int_equal(s.dials_started, 2);
+  assert_int_equal(s.dials_failed, 2);
+  hop_client_free(c);
+}
+
+static void test_deadline_expires(void **state) {
+  hop_child ch;
+  assert_int_equal(tc_spawn_node(&ch, 100, 3000), 0);
+  hop_client *c = h2_client(NULL);
+  char url[128];
+  snprintf(url, sizeof(url), "http://127.0.0.1:%u/echo", ch.port);
+  hop_call_opts o = {.url = url, .body = "x", .body_len = 1, .timeout_ms = 200};
+  hop_result res;
+  long t0 = tc_now_ms();
+  assert_int_equal(hop_client_do(c, &o, &res), HOP_ETIMEDOUT);
+  long el = tc_now_ms() - t0;
+  assert_true(el >= 190 && el < 1500);
+  /* the connection survives the RST_STREAM(CANCEL): the next call uses it */
+  o.timeout_ms = 0;
+  snprintf(url, sizeof(url), "http://127.0.0.1:%u/stats", ch.port);
+  o.method = "GET";
+  o.body_len = 0;
+  o.body = NULL;
+  assert_int_equal(hop_client_do(c, &o, &res), HOP_OK);
+  assert_int_equal(res.status, 200);
+  hop_result_free(&res);
+  hop_client_stats s;
+  hop_client_get_stats(c, &s);
+  assert_int_equal(s.dials_started, 1);
+  hop_client_free(c);
+  hop_child_stop(&ch, SIGTERM, 3000);
+}
+
+typedef struct cancel_arg {
+  hop_call *call;
+} cancel_arg;
+
+static void *cancel_thread(void *p) {
+  cancel_arg *a = p;
+  usleep(100000);
+  hop_call_cancel(a->call);
+  hop_call_cancel(a->call); /* twice: still completes once */
+  return NULL;
+}
+
+static void test_cancel_from_other_thread(void **state) {
+  hop_child ch;
+  assert_int_equal(tc_spawn_node(&ch, 100, 3000), 0);
+  hop_client *c = h2_client(NULL);
+  char url[128];
+  snprintf(url, sizeof(url), "http://127.0.0.1:%u/echo", ch.port);
+  cb_rec r;
+  rec_init(&r);
+  hop_call_opts o = {.url = url, .body = "x", .body_len = 1, .timeout_ms = 10000};
+  cancel_arg a;
+  long t0 = tc_now_ms();
+  assert_int_equal(hop_call_start(c, &o, rec_cb, &r, &a.call), HOP_OK);
+  pthread_t th;
+  pthread_create(&th, NULL, cancel_thread, &a);
+  assert_int_equal(rec_wait(&r, 1, 5000), 0);
+  pthread_join(th, NULL);
+  assert_int_equal(r.errs[0], HOP_ECANCELED);
+  assert_true(r.done_ms[0] - t0 < 1500);
+  hop_call_cancel(a.call); /* after completion: a no-op */
+  usleep(50000);
+  assert_int_equal(r.n, 1);
+  hop_call_release(a.call);
+  hop_client_free(c);
+  hop_child_stop(&ch, SIGTERM, 3000);
+}
+
+static void test_free_fails_pending(void **state) {
+  hop_child ch;
+  assert_int_equal(tc_spawn_node(&ch, 100, 3000), 0);
+  hop_client *c = h2_client(NULL);
+  char url[128];
+  snprintf(url, sizeof(url), "http://127.0.0.1:%u/echo", ch.port);
+  cb_rec r;
+  rec_init(&r);
+  start_ids(c, url, 20, 0, &r, "s");
+  usleep(200000);
+  hop_client_free(c);
+  assert_int_equal(r.n, 20);
+  for (int i = 0; i < 20; i++) assert_int_equal(r.errs[i], HOP_ESHUTDOWN);
+  hop_child_stop(&ch, SIGTERM, 3000);
+}
+
+/* ---- hopwire serve: SIGKILL + restart, graceful drain ------------------------------------ */
+
+static int spawn_serve_on(hop_child *ch, int port, const char *delay) {
+  char listen[64];
+  snprintf(listen, sizeof(listen), "127.0.0.1:%d", port);
+  char *argv[] = {(char *)hop_test_cli(), "serve", "--listen", listen, "--threads", "1",
+                  "--delay", (char *)delay, "--drain-timeout", "5s", NULL};
+  return hop_child_spawn(ch, argv, 1);
+}
+
+typedef struct worker {
+  hop_client *c;
+  const char *url;
+  volatile int *stop;
+  int ok, fail, unclear, calls;
+  int last_ok_after_restart;
+} worker;
+
+static void *worker_main(void *p) {
+  worker *w = p;
+  while (!*w->stop && w->calls < 100000) {
+    hop_call_opts o = {.url = w->url, .body = "ping", .body_len = 4, .timeout_ms = 3000,
+                       .replayable = 1};
+    hop_result r;
+    int rv = hop_client_do(w->c, &o, &r);
+    w->calls++;
+    if (rv == HOP_OK && r.status == 200 && r.body_len == 4) w->ok++;
+    else if (rv == HOP_ECONNREFUSED || rv == HOP_ECONNRESET || rv == HOP_ETIMEDOUT ||
+             rv == HOP_EGOAWAY || rv == HOP_ERESET || rv == HOP_ECONNTIMEDOUT ||
+             rv == HOP_EREFUSED)
+      w->fail++;
+    else
+      w->unclear++;
+    hop_result_free(&r);
+  }
+  return NULL;
+}
+
+static void test_sigkill_and_restart(void **state) {
+  hop_child a;
+  assert_int_equal(spawn_serve_on(&a, 0, "1ms"), 0);
+  int port = a.port;
+  hop_client *c = h2_client(NULL);
+  char url[128];
+  snprintf(url, sizeof(url), "http://127.0.0.1:%d/hopwire.bench.v1.BenchService/Echo", port);
+  volatile int stop = 0;
+  enum { NW = 16 };
+  worker w[NW];
+  pthread_t th[NW];
+  for (int i = 0; i < NW; i++) {
+    w[i] = (worker){.c = c, .url = url, .stop = &stop};
+    pthread_create(&th[i], NULL, worker_main, &w[i]);
+  }
+  usleep(500000);
+  hop_child_stop(&a, SIGKILL, 2000);
+  usleep(300000);
+  hop_child b;
+  assert_int_equal(spawn_serve_on(&b, port, "1ms"), 0);
+  usleep(300000);
+  int ok_before_end = 0;
+  for (int i = 0; i < NW; i++) ok_before_end += w[i].ok;
+  usleep(700000);
+  stop = 1;
+  long t0 = tc_now_ms();
+  for (int i = 0; i < NW; i++) pthread_join(th[i], NULL); /* nothing hangs */
+  assert_true(tc_now_ms() - t0 < 4000);
+  int ok = 0, fail = 0, unclear = 0;
+  for (int i = 0; i < NW; i++) {
+    ok += w[i].ok;
+    fail += w[i].fail;
+    unclear += w[i].unclear;
+  }
+  tc_print_stats("sigkill", c);
+  fprintf(stderr, "[sigkill] ok=%d clear-errors=%d unclear=%d\n", ok, fail, unclear);
+  assert_int_equal(unclear, 0);
+  assert_true(ok > ok_before_end); /* calls succeed again after the restart */
+  hop_client_free(c);
+  hop_child_stop(&b, SIGTERM, 5000);
+}
+
+/* A rolling restart: a new server shares the port (SO_REUSEPORT), the old one drains with
+ * GOAWAY under load; replayable calls never fail. */
+static void test_graceful_drain_under_load(void **state) {
+  hop_child a;
+  assert_int_equal(spawn_serve_on(&a, 0, "2ms"), 0);
+  int port = a.port;
+  hop_client *c = h2_client(NULL);
+  char url[128];
+  snprintf(url, sizeof(url), "http://127.0.0.1:%d/hopwire.bench.v1.BenchService/Echo", port);
+  volatile int stop = 0;
+  enum { NW = 16 };
+  worker w[NW];
+  pthread_t th[NW];
+  for (int i = 0; i < NW; i++) {
+    w[i] = (worker){.c = c, .url = url, .stop = &stop};
+    pthread_create(&th[i], NULL, worker_main, &w[i]);
+  }
+  usleep(400000);
+  hop_child b;
+  assert_int_equal(spawn_serve_on(&b, port, "2ms"), 0);
+  int st = hop_child_stop(&a, SIGTERM, 8000); /* drains: GOAWAY, in-flight finish */
+  assert_true(st >= 0);
+  usleep(500000);
+  stop = 1;
+  for (int i = 0; i < NW; i++) pthread_join(th[i], NULL);
+  int ok = 0, fail = 0, unclear = 0;
+  for (int i = 0; i < NW; i++) {
+    ok += w[i].ok;
+    fail += w[i].fail;
+    unclear += w[i].unclear;
+  }
+  hop_client_stats s;
+  hop_client_get_stats(c, &s);
+  tc_print_stats("drain", c);
+  fprintf(stderr, "[drain] ok=%d failed=%d unclear=%d\n", ok, fail, unclear);
+  assert_true(s.goaways_received >= 1);
+  assert_true(s.dials_started >= 2);
+  assert_int_equal(fail + unclear, 0);
+  assert_true(ok > 100);
+  hop_client_free(c);
+  hop_child_stop(&b, SIGTERM, 5000);
+}
+
+int main(void) {
+  signal(SIGPIPE, SIG_IGN);
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_goaway_unprocessed_retried),
+      cmocka_unit_test(test_refused_stream_retried),
+      cmocka_unit_test(test_reset_not_replayed),
+      cmocka_unit_test(test_truncated_response_fails),
+      cmocka_unit_test(test_black_hole_times_out),
+      cmocka_unit_test(test_dead_peer_ping_timeout),
+      cmocka_unit_test(test_connection_refused),
+      cmocka_unit_test(test_deadline_expires),
+      cmocka_unit_test(test_cancel_from_other_thread),
+      cmocka_unit_test(test_free_fails_pending),
+      cmocka_unit_test(test_sigkill_and_restart),
+      cmocka_unit_test(test_graceful_drain_under_load),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}

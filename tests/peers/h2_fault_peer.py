@@ -1,0 +1,191 @@
+#!/usr/bin/python3
+"""Scripted h2c fault servers for hopwire's client tests (python3-h2 4.1).
+
+Usage: h2_fault_peer.py SCENARIO LOGFILE|-
+Prints "listening on 127.0.0.1:PORT" once bound. Requests carry an `x-id` header; every
+request the server *processes* (acts on) is appended to LOGFILE as "CONN ID" so tests can
+assert that each call ran exactly once. Scenarios:
+  goaway     connection 1: once >= 4 requests arrived, GOAWAY(NO_ERROR, last_stream_id = the
+             middle one), answer those <= last, close. Later connections: answer everything.
+  refused    first attempt of each x-id: RST_STREAM(REFUSED_STREAM) (not processed); then 200.
+  reset      first attempt of each x-id: processed, then RST_STREAM(INTERNAL_ERROR); then 200.
+  blackhole  accept TCP, never send a byte.
+  stall      send SETTINGS, then never read or answer anything (no PING ACK).
+  truncate   answer HEADERS (content-length 1000) + 500 bytes, then reset the TCP connection.
+  echo       answer everything (a control).
+Responses echo the request body with status 200.
+"""
+import select
+import socket
+import struct
+import sys
+
+import h2.config
+import h2.connection
+import h2.events
+from hyperframe.frame import GoAwayFrame
+
+scenario = sys.argv[1]
+logpath = sys.argv[2] if len(sys.argv) > 2 else "-"
+
+
+def log(conn_idx, xid):
+    if logpath == "-":
+        return
+    with open(logpath, "a") as f:
+        f.write(f"{conn_idx} {xid}\n")
+
+
+class Conn:
+    def __init__(self, sock, idx):
+        self.sock = sock
+        self.idx = idx
+        self.h2 = None
+        self.streams = {}
+        self.goaway_sent = False
+        self.stalled = False
+        if scenario not in ("blackhole",):
+            cfg = h2.config.H2Configuration(client_side=False, header_encoding="utf-8")
+            self.h2 = h2.connection.H2Connection(config=cfg)
+            self.h2.initiate_connection()
+            self.flush()
+
+    def flush(self):
+        if self.h2 is None:
+            return
+        data = self.h2.data_to_send()
+        if data:
+            try:
+                self.sock.sendall(data)
+            except OSError:
+                pass
+
+    def respond(self, sid):
+        st = self.streams.get(sid)
+        if st is None:
+            return
+        body = st["body"]
+        self.h2.send_headers(sid, [(":status", "200"), ("content-length", str(len(body))),
+                                   ("x-conn", str(self.idx))])
+        self.h2.send_data(sid, body, end_stream=True)
+
+
+attempts = {}
+
+
+def handle_ready(c, ready):
+    """Scenario logic for requests whose END_STREAM arrived."""
+    for sid in ready:
+        st = c.streams[sid]
+        xid = st["headers"].get("x-id", "?")
+        n = attempts.get(xid, 0)
+        attempts[xid] = n + 1
+        if scenario == "refused" and n == 0:
+            c.h2.reset_stream(sid, error_code=7)  # REFUSED_STREAM
+            continue
+        if scenario == "reset" and n == 0:
+            log(c.idx, xid)
+            c.h2.reset_stream(sid, error_code=2)  # INTERNAL_ERROR
+            continue
+        if scenario == "truncate":
+            log(c.idx, xid)
+            c.h2.send_headers(sid, [(":status", "200"), ("content-length", "1000")])
+            c.h2.send_data(sid, b"x" * 500)
+            c.flush()
+            c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            return "close"
+        if scenario == "goaway" and c.idx == 1:
+            continue  # decided below, once enough arrived
+        log(c.idx, xid)
+        c.respond(sid)
+    if scenario == "goaway" and c.idx == 1 and not c.goaway_sent:
+        done = sorted(s for s, v in c.streams.items() if v["ended"])
+        if len(done) >= 4:
+            last = done[len(done) // 2 - 1]
+            # GOAWAY first, as a draining server sends it; h2 would refuse to answer after
+            # its own close_connection(), so the frame goes out raw.
+            c.flush()
+            c.sock.sendall(GoAwayFrame(0, last_stream_id=last, error_code=0).serialize())
+            c.goaway_sent = True
+            for s in done:
+                if s <= last:
+                    log(c.idx, c.streams[s]["headers"].get("x-id", "?"))
+                    c.respond(s)
+            c.flush()
+            return "halfclose"
+    return None
+
+
+def main():
+    srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(256)
+    print(f"listening on 127.0.0.1:{srv.getsockname()[1]}", flush=True)
+    conns = {}
+    nconn = 0
+    while True:
+        rl, _, _ = select.select([srv] + list(conns), [], [], 1.0)
+        for s in rl:
+            if s is srv:
+                cs, _ = srv.accept()
+                nconn += 1
+                conns[cs] = Conn(cs, nconn)
+                continue
+            c = conns[s]
+            if c.stalled:
+                continue  # never read again: the client's PINGs go unanswered
+            try:
+                data = s.recv(65536)
+            except OSError:
+                data = b""
+            if not data:
+                s.close()
+                del conns[s]
+                continue
+            if c.h2 is None:
+                continue  # black hole
+            if scenario == "stall":
+                c.h2.receive_data(data)
+                c.flush()
+                c.stalled = True
+                continue
+            try:
+                events = c.h2.receive_data(data)
+            except Exception:
+                s.close()
+                del conns[s]
+                continue
+            ready = []
+            for ev in events:
+                if isinstance(ev, h2.events.RequestReceived):
+                    c.streams[ev.stream_id] = {"headers": dict(ev.headers), "body": b"",
+                                               "ended": False}
+                elif isinstance(ev, h2.events.DataReceived):
+                    if ev.stream_id in c.streams:
+                        c.streams[ev.stream_id]["body"] += ev.data
+                    c.h2.acknowledge_received_data(ev.flow_controlled_length, ev.stream_id)
+                elif isinstance(ev, h2.events.StreamEnded):
+                    if ev.stream_id in c.streams:
+                        c.streams[ev.stream_id]["ended"] = True
+                        ready.append(ev.stream_id)
+            if c.goaway_sent:
+                c.flush()
+                continue
+            action = handle_ready(c, ready)
+            c.flush()
+            if action == "close":
+                s.close()
+                del conns[s]
+            elif action == "halfclose":
+                # stop writing, keep reading until the client hangs up: closing with unread
+                # input would RST away what it has not read yet
+                s.shutdown(socket.SHUT_WR)
+                c.h2 = None
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except KeyboardInterrupt:
+        pass
