@@ -7,6 +7,7 @@ void hop_h2_limits_init(hop_h2_limits *l) {
   l->max_concurrent_streams = 100;
   l->max_header_list_size = 64 * 1024;
   l->initial_window_size = 1024 * 1024;
+  l->connection_window_size = 4 * 1024 * 1024;
   l->max_continuations = 8;
   l->reset_burst = 1000;
   l->reset_rate = 33;
@@ -46,7 +47,11 @@ int hop_h2_submit_settings(nghttp2_session *s, const hop_h2_limits *l) {
   if (l->initial_window_size)
     iv[n++] = (nghttp2_settings_entry){NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE,
                                        l->initial_window_size};
-  return nghttp2_submit_settings(s, NGHTTP2_FLAG_NONE, iv, n);
+  int rv = nghttp2_submit_settings(s, NGHTTP2_FLAG_NONE, iv, n);
+  if (rv == 0 && l->connection_window_size > NGHTTP2_INITIAL_CONNECTION_WINDOW_SIZE)
+    rv = nghttp2_session_set_local_window_size(s, NGHTTP2_FLAG_NONE, 0,
+                                               (int32_t)l->connection_window_size);
+  return rv;
 }
 
 void hop_h2_bucket_init(hop_h2_bucket *b, uint32_t burst, uint32_t rate, uint64_t now_ms) {

@@ -15,6 +15,7 @@ typedef struct hop_h2_limits {
   uint32_t max_concurrent_streams; /* advertised; 0 = do not advertise */
   uint32_t max_header_list_size;   /* advertised (and enforced by the caller) */
   uint32_t initial_window_size;    /* per stream; 0 = protocol default 65535 */
+  uint32_t connection_window_size; /* whole connection; 0 = protocol default 65535 */
   uint32_t max_continuations;      /* library option when available */
   uint32_t reset_burst, reset_rate; /* received RST_STREAM limiter (server) */
   uint32_t max_settings;           /* entries per SETTINGS frame */
@@ -29,7 +30,8 @@ void hop_h2_limits_init(hop_h2_limits *l);
 int hop_h2_option_new(nghttp2_option **out, const hop_h2_limits *l);
 
 /* Submits the first SETTINGS: MAX_CONCURRENT_STREAMS, MAX_HEADER_LIST_SIZE,
- * NO_RFC7540_PRIORITIES=1, INITIAL_WINDOW_SIZE (when set). Returns an nghttp2 error code. */
+ * NO_RFC7540_PRIORITIES=1, INITIAL_WINDOW_SIZE (when set), and widens the connection window
+ * (when set). Returns an nghttp2 error code. */
 int hop_h2_submit_settings(nghttp2_session *s, const hop_h2_limits *l);
 
 /* Token bucket: |burst| tokens, refilled at |rate| per second. */

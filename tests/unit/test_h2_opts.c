@@ -102,6 +102,12 @@ static void first_settings(void **state) {
   assert_true(found);
   assert_int_equal(setting(data, flen, NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, &found), l.initial_window_size);
   assert_true(found);
+  /* Then a connection WINDOW_UPDATE up to the configured connection window. */
+  n = nghttp2_session_mem_send(s, &data);
+  assert_int_equal(n, 13);
+  assert_int_equal(data[3], NGHTTP2_WINDOW_UPDATE);
+  uint32_t inc = (uint32_t)data[9] << 24 | (uint32_t)data[10] << 16 | (uint32_t)data[11] << 8 | data[12];
+  assert_int_equal(inc, l.connection_window_size - NGHTTP2_INITIAL_CONNECTION_WINDOW_SIZE);
   nghttp2_session_del(s);
   nghttp2_session_callbacks_del(cb);
   nghttp2_option_del(opt);
