@@ -146,7 +146,8 @@ hop_rpc_codec hop_rpc_request_codec(const hop_rpc_request *rq);
 hop_proto hop_rpc_request_http(const hop_rpc_request *rq);
 /* The owning worker's loop: only touch it during the handler's own invocation. */
 uv_loop_t *hop_rpc_request_loop(const hop_rpc_request *rq);
-/* 1 once the deadline passed (the client got deadline_exceeded) or the peer went away. */
+/* 1 once the deadline passed (the client got deadline_exceeded) or, checked from the loop
+ * thread only, the peer went away. A handler may use it to stop work early. */
 int hop_rpc_request_done(const hop_rpc_request *rq);
 
 /* Completes |rq| with a response message (copied). Any thread, exactly once; |rq| is

@@ -265,6 +265,9 @@ hop_proto hop_rpc_request_http(const hop_rpc_request *rq) { return rq->http_prot
 uv_loop_t *hop_rpc_request_loop(const hop_rpc_request *rq) { return rq->loop; }
 int hop_rpc_request_done(const hop_rpc_request *rq) {
   if (atomic_load(&((hop_rpc_request *)rq)->answered)) return 1;
+  /* The deadline may free the HTTP request at any moment on the loop thread: only look at
+   * it from there (a handler elsewhere learns of a vanished peer when it replies). */
+  if (!pthread_equal(pthread_self(), rq->loop_thread)) return 0;
   return rq->http && hop_request_canceled(rq->http);
 }
 
