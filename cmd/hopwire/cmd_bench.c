@@ -92,6 +92,9 @@ int hop_cmd_bench(int argc, char **argv) {
     if (o.json) {
       hop_bench_write_json(stdout, r);
       fflush(stdout);
+      if (r->errors && r->first_error[0]) /* the table names it; JSON has no room for it */
+        fprintf(stderr, "hopwire bench: %s: %llu errors, the first: %s\n",
+                hop_bench_mode_name(r->mode), (unsigned long long)r->errors, r->first_error);
     } else if (progress) {
       fprintf(stderr, "  %-10s done: %llu calls, %.0f req/s, %llu dials\n",
               hop_bench_mode_name(r->mode), (unsigned long long)r->requests, r->rps,

@@ -199,8 +199,8 @@ int hop_bench_write_svg(FILE *f, const hop_bench_result *rs, size_t n, const cha
     fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" fill=\"#444\">p50 %llu us, p99 %llu us</text>\n",
             lx + 30, ly + 20, (unsigned long long)r->lat.p50_us,
             (unsigned long long)r->lat.p99_us);
-    fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" fill=\"#444\">%.0f req/s, %llu dials</text>\n",
-            lx + 30, ly + 36, fin(r->rps), (unsigned long long)r->dials);
+    fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" fill=\"#444\">%.0f req/s, %llu dial%s</text>\n",
+            lx + 30, ly + 36, fin(r->rps), (unsigned long long)r->dials, r->dials == 1 ? "" : "s");
   }
   fputs("</svg>\n", f);
 #undef XOF
