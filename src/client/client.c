@@ -47,6 +47,14 @@ static void drain(hop_client *c) {
       conn_flush(conn);
       continue;
     }
+    if (c->pump_list) {
+      hop_origin *o = c->pump_list;
+      c->pump_list = o->pump_next;
+      o->pump_next = NULL;
+      o->pump_scheduled = 0;
+      origin_pump(o);
+      continue;
+    }
     if (c->done_head) {
       hop_call *call = c->done_head;
       c->done_head = call->done_next;

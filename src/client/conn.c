@@ -320,6 +320,8 @@ void conn_detach(hop_conn *conn, hop_call *call) {
     conn->idle_since_ms = hop_now_ms();
     if (conn->draining && conn->proto == HOP_PROTO_H2C) conn_mark_dirty(conn);
   }
+  /* a stream slot opened: waiting calls may take it */
+  if (conn->proto == HOP_PROTO_H2C && conn->origin->q_head) origin_schedule_pump(conn->origin);
 }
 
 size_t conn_free_slots(const hop_conn *conn) {

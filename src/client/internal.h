@@ -138,6 +138,8 @@ struct hop_conn {
 
 struct hop_origin {
   hop_origin *next;
+  hop_origin *pump_next;         /* client's deferred pump list */
+  int pump_scheduled;
   hop_client *client;
   char *host;
   uint16_t port;
@@ -185,6 +187,7 @@ struct hop_client {
   int in_drain;
   hop_origin *origins;
   hop_conn *dirty;
+  hop_origin *pump_list;
   hop_call *done_head, *done_tail;
   char rbuf[65536];             /* read buffer: one loop thread, reads are synchronous */
   /* counters: any thread reads */
@@ -222,6 +225,7 @@ hop_origin *origin_get(hop_client *c, const char *host, uint16_t port, hop_http_
 void origin_enqueue(hop_origin *o, hop_call *call, int front);
 void origin_dequeue(hop_origin *o, hop_call *call);
 void origin_pump(hop_origin *o);
+void origin_schedule_pump(hop_origin *o); /* pump after the current event */
 void origin_dial_failed(hop_origin *o, int err);
 void origin_dial_ok(hop_origin *o);
 void origin_learned_limit(hop_origin *o, uint32_t limit);

@@ -271,6 +271,15 @@ static void dial_if_needed(hop_origin *o) {
     if (conn_dial(o, h2 ? HOP_PROTO_H2C : HOP_PROTO_H1) != HOP_OK) break;
 }
 
+void origin_schedule_pump(hop_origin *o) {
+  if (o->pump_scheduled) return;
+  hop_client *c = o->client;
+  o->pump_scheduled = 1;
+  o->pump_next = c->pump_list;
+  c->pump_list = o;
+  client_kick(c);
+}
+
 void origin_pump(hop_origin *o) {
   hop_client *c = o->client;
   if (c->shutting_down) return;

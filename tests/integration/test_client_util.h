@@ -175,4 +175,12 @@ static inline void tc_print_stats(const char *tag, hop_client *c) {
           (unsigned long long)lat.p99_us, (unsigned long long)lat.max_us);
 }
 
+static inline void tc_print_load(const char *tag, const tc_load *l) {
+  fprintf(stderr, "[%s] load total=%d ok=%d failed=%d bad_body=%d first_err=%d (%s)", tag,
+          l->total, l->ok, l->failed, l->bad_body, l->first_err, hop_err_name(l->first_err));
+  for (int i = 1; i < 32; i++)
+    if (l->errs[i]) fprintf(stderr, " %s=%d", hop_err_name(-i), l->errs[i]);
+  fprintf(stderr, "\n");
+}
+
 #endif
