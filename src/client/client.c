@@ -66,7 +66,7 @@ static void drain(hop_client *c) {
     break;
   }
   c->in_drain = 0;
-  if (c->kicked) {
+  if (c->kicked && !c->handles_closed) {
     c->kicked = 0;
     uv_prepare_stop(&c->prep);
     uv_check_stop(&c->check);
@@ -77,7 +77,7 @@ static void on_prepare(uv_prepare_t *h) { drain(h->data); }
 static void on_check(uv_check_t *h) { drain(h->data); }
 
 void client_kick(hop_client *c) {
-  if (c->kicked || c->in_drain) return;
+  if (c->kicked || c->in_drain || c->handles_closed) return;
   c->kicked = 1;
   uv_prepare_start(&c->prep, on_prepare);
   uv_check_start(&c->check, on_check);
@@ -162,6 +162,7 @@ static void shutdown_now(hop_client *c) {
   for (hop_origin *o = c->origins; o; o = o->next) origin_shutdown(o);
   hop_mailbox_close(&c->mb, on_mailbox_closed); /* queued starts complete: HOP_ESHUTDOWN */
   drain(c);
+  c->handles_closed = 1; /* no more kicks: the prepare/check handles are closing */
   uv_timer_stop(&c->tick);
   uv_close((uv_handle_t *)&c->tick, client_handle_closed);
   uv_close((uv_handle_t *)&c->prep, client_handle_closed);
@@ -173,6 +174,8 @@ static void on_stop(uv_async_t *a) { shutdown_now(a->data); }
 
 static void loop_thread(void *arg) {
   hop_client *c = arg;
+  c->loop_tid = uv_thread_self(); /* before anyone may compare against it */
+  uv_sem_post(&c->started);
   uv_run(c->loop, UV_RUN_DEFAULT);
 }
 
@@ -218,7 +221,7 @@ int hop_client_new(hop_client **out, const hop_client_config *cfg) {
     uv_async_init(c->loop, &c->stop_async, on_stop);
     c->stop_async.data = c;
     c->open_handles++;
-    if (uv_thread_create(&c->thread, loop_thread, c) != 0) {
+    if (uv_sem_init(&c->started, 0) != 0 || uv_thread_create(&c->thread, loop_thread, c) != 0) {
       /* nothing ran yet: close by running the loop here */
       c->shutting_down = 1;
       hop_mailbox_close(&c->mb, NULL);
@@ -233,7 +236,8 @@ int hop_client_new(hop_client **out, const hop_client_config *cfg) {
       free(c);
       return HOP_ENOMEM;
     }
-    c->loop_tid = c->thread;
+    uv_sem_wait(&c->started);
+    uv_sem_destroy(&c->started);
   }
   *out = c;
   return HOP_OK;
@@ -248,6 +252,11 @@ fail_hist:
 
 void hop_client_free(hop_client *c) {
   if (!c) return;
+  if (c->own_thread && client_on_loop_thread(c)) {
+    /* from a callback on the client's own thread: it cannot join itself */
+    hop_log_error("hop_client_free: called on the client's own I/O thread; ignored");
+    return;
+  }
   if (c->own_thread) {
     uv_async_send(&c->stop_async);
     uv_thread_join(&c->thread);

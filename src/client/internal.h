@@ -181,7 +181,8 @@ struct hop_client {
   uv_check_t check;
   uv_timer_t tick;
   int kicked;
-  int shutting_down;
+  int handles_closed;
+  uv_sem_t started;  int shutting_down;
   int freeing;                  /* loop mode: free the struct when handles are closed */
   int open_handles;
   int in_drain;
