@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <cmocka.h>
 #include <signal.h>
+#include <stdatomic.h>
 
 #include "test_client_util.h"
 
@@ -361,8 +362,9 @@ static int spawn_serve_on(hop_child *ch, int port, const char *delay) {
 typedef struct worker {
   hop_client *c;
   const char *url;
-  volatile int *stop;
-  int ok, fail, unclear, calls;
+  atomic_int *stop;
+  atomic_int ok;
+  int fail, unclear, calls;
   int last_ok_after_restart;
 } worker;
 
@@ -374,7 +376,7 @@ static void *worker_main(void *p) {
     hop_result r;
     int rv = hop_client_do(w->c, &o, &r);
     w->calls++;
-    if (rv == HOP_OK && r.status == 200 && r.body_len == 4) w->ok++;
+    if (rv == HOP_OK && r.status == 200 && r.body_len == 4) atomic_fetch_add(&w->ok, 1);
     else if (rv == HOP_ECONNREFUSED || rv == HOP_ECONNRESET || rv == HOP_ETIMEDOUT ||
              rv == HOP_EGOAWAY || rv == HOP_ERESET || rv == HOP_ECONNTIMEDOUT ||
              rv == HOP_EREFUSED)
@@ -393,7 +395,7 @@ static void test_sigkill_and_restart(void **state) {
   hop_client *c = h2_client(NULL);
   char url[128];
   snprintf(url, sizeof(url), "http://127.0.0.1:%d/hopwire.bench.v1.BenchService/Echo", port);
-  volatile int stop = 0;
+  atomic_int stop = 0;
   enum { NW = 16 };
   worker w[NW];
   pthread_t th[NW];
@@ -408,7 +410,7 @@ static void test_sigkill_and_restart(void **state) {
   assert_int_equal(spawn_serve_on(&b, port, "1ms"), 0);
   usleep(300000);
   int ok_before_end = 0;
-  for (int i = 0; i < NW; i++) ok_before_end += w[i].ok;
+  for (int i = 0; i < NW; i++) ok_before_end += atomic_load(&w[i].ok);
   usleep(700000);
   stop = 1;
   long t0 = tc_now_ms();
@@ -437,7 +439,7 @@ static void test_graceful_drain_under_load(void **state) {
   hop_client *c = h2_client(NULL);
   char url[128];
   snprintf(url, sizeof(url), "http://127.0.0.1:%d/hopwire.bench.v1.BenchService/Echo", port);
-  volatile int stop = 0;
+  atomic_int stop = 0;
   enum { NW = 16 };
   worker w[NW];
   pthread_t th[NW];
