@@ -163,6 +163,7 @@ struct hop_origin {
   size_t nidle;
   /* dial backoff */
   unsigned dial_failures;
+  size_t addr_failures;          /* consecutive failed dials across the address list */
   uint64_t backoff_until_ms;
   uv_timer_t backoff_timer;
   int backoff_armed;

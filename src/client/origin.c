@@ -204,6 +204,9 @@ static void resolve_start(hop_origin *o) {
 /* ---- dial accounting ----------------------------------------------------------------------- */
 
 void origin_dial_failed(hop_origin *o, int err) {
+  /* several addresses (dual stack, a headless service): try the next one before giving up */
+  if (o->naddrs > 1 && ++o->addr_failures < o->naddrs) return;
+  o->addr_failures = 0;
   origin_backoff(o);
   int live = 0;
   for (hop_conn *k = o->conns; k; k = k->next)
@@ -212,7 +215,10 @@ void origin_dial_failed(hop_origin *o, int err) {
   if (!live) fail_queue(o, err);
 }
 
-void origin_dial_ok(hop_origin *o) { o->dial_failures = 0; }
+void origin_dial_ok(hop_origin *o) {
+  o->dial_failures = 0;
+  o->addr_failures = 0;
+}
 
 void origin_learned_limit(hop_origin *o, uint32_t limit) { o->limit = limit ? limit : 1; }
 

@@ -1,4 +1,4 @@
-/* Client over h2c against the Node.js http2 peer and nghttpd: bodies and headers intact from
+/* Client over h2c against the Node.js http2 peer, nghttpd and `hopwire serve`: bodies and headers intact from
  * 0 B to 1 MiB, blocking and async calls, and the exact dial count for 200 concurrent calls.
  * ctest: RUN_SERIAL
  * ctest: TIMEOUT=120 */
@@ -167,12 +167,65 @@ static void test_nghttpd(void **state) {
   rmdir(dir);
 }
 
+/* the same against `hopwire serve` (max streams 1000, then its default 100) */
+static void serve_dial_count(const char *max_streams, unsigned expect_dials) {
+  char *argv[] = {(char *)hop_test_cli(), "serve", "--listen", "127.0.0.1:0", "--threads", "1",
+                  "--delay", "1ms", "--max-streams", (char *)max_streams, NULL};
+  hop_child ch;
+  assert_int_equal(hop_child_spawn(&ch, argv, 1), 0);
+  hop_client *c = new_client(HOP_HTTP_H2C);
+  char url[128];
+  snprintf(url, sizeof(url), "http://127.0.0.1:%u/hopwire.bench.v1.BenchService/Echo", ch.port);
+  uint8_t *body = pattern(100);
+  tc_load l = {.c = c, .total = tc_sanitize() ? 2000 : 10000, .conc = 200};
+  l.opts = (hop_call_opts){.url = url, .body = body, .body_len = 100, .timeout_ms = 20000};
+  assert_int_equal(tc_load_run(&l, 60000), 0);
+  tc_print_stats("serve", c);
+  assert_int_equal(l.ok, l.total);
+  hop_client_stats s;
+  hop_client_get_stats(c, &s);
+  assert_int_equal(s.dials_started, expect_dials);
+  assert_int_equal(s.conns_open_h2, expect_dials);
+  tc_load_destroy(&l);
+  free(body);
+  hop_client_free(c);
+  hop_child_stop(&ch, SIGTERM, 5000);
+}
+
+static void test_serve_dials_1000(void **state) { serve_dial_count("1000", 1); }
+static void test_serve_dials_100(void **state) { serve_dial_count("100", 2); }
+
+/* a host name goes through the resolver (uv_getaddrinfo); /etc/hosts maps localhost */
+static void test_hostname_resolves(void **state) {
+  hop_child ch;
+  assert_int_equal(tc_spawn_node(&ch, 100, 0), 0);
+  hop_client *c = new_client(HOP_HTTP_H2C);
+  char url[128];
+  snprintf(url, sizeof(url), "http://localhost:%u/echo", ch.port);
+  for (int i = 0; i < 3; i++) {
+    hop_call_opts o = {.url = url, .body = "r", .body_len = 1, .timeout_ms = 10000};
+    hop_result r;
+    assert_int_equal(hop_client_do(c, &o, &r), HOP_OK);
+    assert_int_equal(r.status, 200);
+    hop_result_free(&r);
+  }
+  hop_client_stats s;
+  hop_client_get_stats(c, &s);
+  assert_int_equal(s.dials_started, 1);
+  assert_int_equal(s.dials_failed, 0);
+  hop_client_free(c);
+  hop_child_stop(&ch, SIGTERM, 3000);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_node_bodies),
       cmocka_unit_test(test_dials_peer_1000),
       cmocka_unit_test(test_dials_peer_100),
       cmocka_unit_test(test_nghttpd),
+      cmocka_unit_test(test_hostname_resolves),
+      cmocka_unit_test(test_serve_dials_1000),
+      cmocka_unit_test(test_serve_dials_100),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
