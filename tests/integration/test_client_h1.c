@@ -150,12 +150,40 @@ static void test_auto_against_h2_peer(void **state) {
   hop_child_stop(&ch, SIGTERM, 5000);
 }
 
+/* The server closes an idle keep-alive connection: the client drops it from the pool and the
+ * next call dials a fresh one, with no error. */
+static void test_h1_server_idle_close(void **state) {
+  char *argv[] = {(char *)hop_test_cli(), "serve", "--listen", "127.0.0.1:0", "--threads", "1",
+                  "--idle-timeout", "200ms", NULL};
+  hop_child ch;
+  assert_int_equal(hop_child_spawn(&ch, argv, 1), 0);
+  hop_client *c = client_with(HOP_HTTP_H1, 256);
+  char url[128];
+  snprintf(url, sizeof(url), "http://127.0.0.1:%u/healthz", ch.port);
+  hop_call_opts o = {.method = "GET", .url = url, .timeout_ms = 5000};
+  hop_result r;
+  for (int i = 0; i < 3; i++) {
+    assert_int_equal(hop_client_do(c, &o, &r), HOP_OK);
+    assert_int_equal(r.status, 200);
+    hop_result_free(&r);
+    usleep(600000);
+  }
+  hop_client_stats s;
+  hop_client_get_stats(c, &s);
+  assert_int_equal(s.dials_started, 3);
+  assert_int_equal(s.calls_failed, 0);
+  assert_int_equal(s.conns_open_h1, 0);
+  hop_client_free(c);
+  hop_child_stop(&ch, SIGTERM, 5000);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_h1_serve_bodies_and_reuse),
       cmocka_unit_test(test_h1_idle_cap_churns),
       cmocka_unit_test(test_auto_against_h1_only_peer),
       cmocka_unit_test(test_auto_against_h2_peer),
+      cmocka_unit_test(test_h1_server_idle_close),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
