@@ -127,6 +127,10 @@ static int on_frame_recv(nghttp2_session *s, const nghttp2_frame *f, void *ud) {
     conn->goaway_code = f->goaway.error_code;
     conn->draining = 1;
     if (f->goaway.error_code != NGHTTP2_NO_ERROR) origin_backoff(o); /* don't hammer */
+    if (f->goaway.error_code == NGHTTP2_ENHANCE_YOUR_CALM && f->goaway.opaque_data_len == 14 &&
+        memcmp(f->goaway.opaque_data, "too_many_pings", 14) == 0 && c->cfg.ping_interval_ms &&
+        c->cfg.ping_interval_ms < UINT64_MAX / 2)
+      c->cfg.ping_interval_ms *= 2; /* gRPC's ping strikes: keepalive was too eager (A8) */
     hop_log_info("client: GOAWAY from %s:%u (last stream %d, code %u)", o->host, o->port,
                  f->goaway.last_stream_id, f->goaway.error_code);
     origin_pump(o);
