@@ -145,6 +145,23 @@ def test_blocking_callers_and_table():
           and "\r" not in out and "{" not in out, "human table on stdout")
 
 
+def test_duration_and_plot_failure():
+    import time
+    t0 = time.time()
+    rc, out, err = bench("--mode", "h2c", "--duration", "300ms", "--warmup", "100ms",
+                         "--concurrency", "10", "--json", timeout=60)
+    took = time.time() - t0
+    rows = json_lines(out) if rc == 0 else []
+    check(rc == 0 and len(rows) == 1 and rows[0]["requests"] > 0 and rows[0]["errors"] == 0,
+          "a --duration run measures calls (stderr %r)" % err)
+    check(took < 20, "a 300 ms run ends promptly (%.1f s)" % took)
+    rc, out, err = bench("--mode", "h2c", "--requests", "50", "--concurrency", "10",
+                         "--warmup", "0", "--json", "--plot", "/nonexistent-dir/x.svg",
+                         timeout=60)
+    check(rc == 1 and "cannot write /nonexistent-dir/x.svg" in err,
+          "an unwritable --plot path: exit 1 with the cause (%r)" % err)
+
+
 def main():
     test_help_and_bad_flags()
     test_unreachable_target()
@@ -152,6 +169,7 @@ def main():
     test_all_modes_dial_relation()
     test_stream_limit()
     test_blocking_callers_and_table()
+    test_duration_and_plot_failure()
 
 
 if __name__ == "__main__":
