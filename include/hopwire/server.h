@@ -108,6 +108,21 @@ uv_loop_t *hop_request_loop(const hop_request *r);
 /* 1 once the peer reset the stream or closed the connection; respond is then a no-op. */
 int hop_request_canceled(const hop_request *r);
 
+/* Cancellation notice: |fn| runs once, on the owning worker's loop thread, when the request
+ * can no longer be answered on the wire: the peer reset the stream or closed the connection,
+ * hop_server_stop() ran, or the graceful drain deadline passed. It never runs after the
+ * request was answered, and never re-entrantly from this call (a request that is already
+ * canceled gets |fn| on a later turn of the loop). The request stays valid during |fn|; the
+ * handler still owns it and must still call hop_request_respond() exactly once (from |fn|
+ * or later, any thread): the answer is then discarded and the request freed. Stop timers
+ * and downstream calls in |fn| and answer at once, so that nothing holds a stopped worker.
+ * Call on the loop thread that runs the handler, before responding; a later call replaces
+ * |fn|, NULL removes it. HOP_ESTATE off that thread, HOP_EINVAL for a NULL |r|.
+ * A handler answering from another thread may race the notice (it is skipped only when the
+ * answer came first): such a handler needs its own flag to answer exactly once. */
+typedef void (*hop_request_cancel_fn)(hop_request *req, void *user_data);
+int hop_request_on_cancel(hop_request *req, hop_request_cancel_fn fn, void *user_data);
+
 /* Answers |r| (any thread, exactly once; the request is freed by this call). Headers,
  * body and trailers are copied before it returns. Trailers are sent only on HTTP/2
  * (HTTP/1.1 drops them). The server adds content-length (HTTP/1.1: and keep-alive or close).

@@ -58,6 +58,14 @@ static void on_raw_delay(uv_timer_t *t) {
   uv_close((uv_handle_t *)t, (uv_close_cb)free);
 }
 
+/* The peer went away or the server stops: answer now (discarded) instead of holding the
+ * timer until the delay ends. */
+static void on_raw_cancel(hop_request *req, void *ud) {
+  raw_delay *d = ud;
+  uv_timer_stop(&d->timer);
+  on_raw_delay(&d->timer);
+}
+
 static void raw_echo(hop_request *req, void *ud) {
   uint64_t delay_ms = (uint64_t)(uintptr_t)ud;
   if (strcmp(hop_request_method(req), "POST") != 0) {
@@ -76,6 +84,7 @@ static void raw_echo(hop_request *req, void *ud) {
     return;
   }
   d->req = req;
+  hop_request_on_cancel(req, on_raw_cancel, d);
   uv_timer_start(&d->timer, on_raw_delay, delay_ms, 0);
 }
 

@@ -114,8 +114,9 @@ static void close_listener(hop_worker *w) {
   uv_close((uv_handle_t *)&w->listener, NULL);
 }
 
-/* Handlers' own one-shot timers (an answer delay, a downstream deadline) would keep a
- * finished worker's loop alive after every request was canceled: fire them now (their
+/* Fallback for handlers that do not use hop_request_on_cancel (e.g. the RPC layer's
+ * deadline timers): their one-shot timers (an answer delay, a downstream deadline) would keep
+ * a finished worker's loop alive after every request was canceled: fire them now (their
  * answers are no-ops) so that a stop is immediate. Rearmed ones are stopped shortly after. */
 static int foreign_timer(hop_worker *w, uv_handle_t *h) {
   return h->type == UV_TIMER && !uv_is_closing(h) && uv_is_active(h) &&
@@ -150,6 +151,9 @@ static void maybe_finish(hop_worker *w) {
    * signal still means "stop now" rather than the default action. */
   if (w->idx == 0 && atomic_load(&s->workers_running) > 1) return;
   w->finishing = 1;
+  /* Every connection is gone: the last cancel notices run now, before the handles close,
+   * so that handlers can stop their timers (then nothing is left to fast-forward). */
+  hop_worker_fire_cancels(w);
   close_listener(w);
   uv_close((uv_handle_t *)&w->sweep, NULL);
   uv_close((uv_handle_t *)&w->flush, NULL);

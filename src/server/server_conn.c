@@ -49,15 +49,12 @@ void hop_conn_close(hop_conn *c) {
   if (c->proto == HOP_CONN_H2) HOP_STAT_SUB(w, connections_h2, 1);
   /* Detach what handlers still hold, so their late answers are no-ops. */
   if (c->h1_req) {
-    atomic_store_explicit(&c->h1_req->canceled, 1, memory_order_release);
-    c->h1_req->conn = NULL;
+    hop_request_detach(c->h1_req);
     c->h1_req = NULL;
   }
   for (hop_h2_stream *st = c->streams; st; st = st->next) {
     if (st->req && st->dispatched) {
-      atomic_store_explicit(&st->req->canceled, 1, memory_order_release);
-      st->req->conn = NULL;
-      st->req->stream = NULL;
+      hop_request_detach(st->req);
       st->req = NULL;
     }
   }
@@ -286,8 +283,13 @@ void hop_conn_flush_dirty(hop_worker *w) {
 
 static void on_flush_idle(uv_idle_t *h) {
   hop_worker *w = h->data;
+  hop_worker_fire_cancels(w);
   hop_conn_flush_dirty(w);
-  if (!w->dirty) uv_idle_stop(h);
+  if (!w->dirty && !w->cancels) uv_idle_stop(h);
+}
+
+void hop_worker_kick_idle(hop_worker *w) {
+  if (!w->finishing) uv_idle_start(&w->flush, on_flush_idle);
 }
 
 /* Frames are produced once per loop iteration, outside any nghttp2 callback. */
@@ -297,7 +299,7 @@ void hop_conn_mark_dirty(hop_conn *c) {
   c->dirty = 1;
   c->dirty_next = w->dirty;
   w->dirty = c;
-  uv_idle_start(&w->flush, on_flush_idle);
+  hop_worker_kick_idle(w);
 }
 
 static void unlink_dirty(hop_conn *c) {

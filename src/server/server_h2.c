@@ -181,9 +181,7 @@ static int on_stream_close(nghttp2_session *session, int32_t stream_id, uint32_t
   HOP_STAT_SUB(c->w, streams_open, 1);
   if (st->req) {
     if (st->dispatched) {
-      atomic_store_explicit(&st->req->canceled, 1, memory_order_release);
-      st->req->conn = NULL;
-      st->req->stream = NULL;
+      hop_request_detach(st->req); /* its notice fires from the idle turn, not from here */
     } else {
       hop_request_free(st->req);
     }

@@ -99,6 +99,13 @@ struct hop_request {
   size_t method_off, path_off, authority_off; /* h2 pseudo-headers: SIZE_MAX = absent */
   hop_buf body;
   int keep_alive;
+  /* Cancellation notice (loop thread only): queued on the worker's |cancels| list when the
+   * request is detached, fired from the worker's idle turn (never inside nghttp2). */
+  hop_request_cancel_fn cancel_fn;
+  void *cancel_ud;
+  hop_request *cancel_prev, *cancel_next;
+  int cancel_queued, cancel_fired;
+  atomic_int answered;   /* respond was called (any thread): no notice after that */
 };
 
 struct hop_h2_stream {
@@ -166,6 +173,7 @@ struct hop_worker {
   hop_conn *conns;
   size_t nconns;
   hop_conn *dirty;
+  hop_request *cancels;    /* detached requests whose cancel notice is due (loop thread) */
   uint8_t *rbuf;           /* shared read buffer (one loop = one reader at a time) */
   int rbuf_busy;
   atomic_uint refs;        /* the server + one per live request */
@@ -185,6 +193,8 @@ void hop_conn_flush_dirty(hop_worker *w);
 int hop_conn_write(hop_conn *c, uv_buf_t *bufs, unsigned nbufs, void *owned);
 void hop_conn_update_reading(hop_conn *c);
 void hop_conn_unref(hop_conn *c);
+/* Runs the flush idle on the next loop turn (dirty connections, cancel notices). */
+void hop_worker_kick_idle(hop_worker *w);
 /* server_h1.c */
 int hop_h1_conn_start(hop_conn *c);
 void hop_h1_conn_input(hop_conn *c, const char *data, size_t len);
@@ -208,6 +218,11 @@ hop_request *hop_request_new(hop_worker *w, hop_conn *c, hop_proto proto);
 void hop_request_free(hop_request *r);
 /* Fixes header pointers, then runs the route (builtin, exact, fallback). Loop thread. */
 void hop_request_dispatch(hop_request *r);
+/* The connection let go of a dispatched request (peer reset or close, stop, drain
+ * deadline): marks it canceled and queues its cancel notice. Loop thread. */
+void hop_request_detach(hop_request *r);
+/* Runs the queued cancel notices. Loop thread, outside nghttp2 callbacks. */
+void hop_worker_fire_cancels(hop_worker *w);
 /* Applies a response on the loop thread (mailbox or direct path). */
 void hop_request_deliver(hop_request *r);
 /* Appends a header (name lower-cased) into the request arena. */

@@ -17,6 +17,7 @@ hop_request *hop_request_new(hop_worker *w, hop_conn *c, hop_proto proto) {
   r->conn = c;
   r->proto = proto;
   atomic_init(&r->canceled, 0);
+  atomic_init(&r->answered, 0);
   hop_buf_init(&r->arena, w->s->cfg.max_header_list_size * 2 + 256);
   hop_buf_init(&r->body, w->s->cfg.max_body_size);
   r->method_off = r->path_off = r->authority_off = SIZE_MAX;
@@ -24,9 +25,50 @@ hop_request *hop_request_new(hop_worker *w, hop_conn *c, hop_proto proto) {
   return r;
 }
 
+static void cancel_unlink(hop_request *r) {
+  if (!r->cancel_queued) return;
+  if (r->cancel_prev) r->cancel_prev->cancel_next = r->cancel_next;
+  else r->w->cancels = r->cancel_next;
+  if (r->cancel_next) r->cancel_next->cancel_prev = r->cancel_prev;
+  r->cancel_prev = r->cancel_next = NULL;
+  r->cancel_queued = 0;
+}
+
+static void cancel_queue(hop_request *r) {
+  if (r->cancel_queued || r->cancel_fired || !r->cancel_fn) return;
+  hop_worker *w = r->w;
+  r->cancel_queued = 1;
+  r->cancel_prev = NULL;
+  r->cancel_next = w->cancels;
+  if (w->cancels) w->cancels->cancel_prev = r;
+  w->cancels = r;
+  hop_worker_kick_idle(w);
+}
+
+void hop_request_detach(hop_request *r) {
+  atomic_store_explicit(&r->canceled, 1, memory_order_release);
+  r->conn = NULL;
+  r->stream = NULL;
+  cancel_queue(r);
+}
+
+void hop_worker_fire_cancels(hop_worker *w) {
+  /* A notice may answer (and free) its request, or detach others: pop one at a time. */
+  while (w->cancels) {
+    hop_request *r = w->cancels;
+    cancel_unlink(r);
+    hop_request_cancel_fn fn = r->cancel_fn;
+    r->cancel_fn = NULL;
+    r->cancel_fired = 1;
+    /* An answer posted from another thread may sit in the mailbox: too late to notify. */
+    if (fn && !atomic_load_explicit(&r->answered, memory_order_acquire)) fn(r, r->cancel_ud);
+  }
+}
+
 void hop_request_free(hop_request *r) {
   if (!r) return;
   hop_worker *w = r->w;
+  cancel_unlink(r); /* only ever queued on the loop thread, and freed there while queued */
   if (r->owner) hop_conn_unref(r->owner);
   hop_buf_free(&r->arena);
   hop_buf_free(&r->body);
@@ -161,6 +203,21 @@ const uint8_t *hop_request_body(const hop_request *r, size_t *len) {
 uv_loop_t *hop_request_loop(const hop_request *r) { return &r->w->loop; }
 int hop_request_canceled(const hop_request *r) {
   return atomic_load_explicit(&r->canceled, memory_order_acquire);
+}
+
+static int on_loop_thread(hop_worker *w) {
+  uv_thread_t self = uv_thread_self();
+  return uv_thread_equal(&self, &w->tid);
+}
+
+int hop_request_on_cancel(hop_request *r, hop_request_cancel_fn fn, void *user_data) {
+  if (!r) return HOP_EINVAL;
+  if (!on_loop_thread(r->w)) return HOP_ESTATE;
+  r->cancel_fn = fn;
+  r->cancel_ud = user_data;
+  if (!fn) cancel_unlink(r);
+  else if (atomic_load_explicit(&r->canceled, memory_order_relaxed)) cancel_queue(r);
+  return HOP_OK;
 }
 
 /* ---- building the response (on the responding thread) ---- */
@@ -312,15 +369,11 @@ void hop_request_deliver(hop_request *r) {
   if (owner) hop_conn_unref(owner);
 }
 
-static int on_loop_thread(hop_worker *w) {
-  uv_thread_t self = uv_thread_self();
-  return uv_thread_equal(&self, &w->tid);
-}
-
 int hop_request_respond(hop_request *r, int status, const hop_header *headers, size_t nheaders,
                         const void *body, size_t body_len, const hop_header *trailers,
                         size_t ntrailers) {
   if (!r) return HOP_EINVAL;
+  atomic_store_explicit(&r->answered, 1, memory_order_release);
   if (status < 200 || status > 999) status = 500; /* interim 1xx answers are not supported */
   /* A NULL response (allocation failure) becomes a bare 500 / RST on the loop. */
   r->resp = r->proto == HOP_PROTO_H1

@@ -1,6 +1,7 @@
 /* Server API in-process: port 0, routes and fallback, stats counters, answering from
  * another thread, answering after the connection died or the server was freed, trailers
- * on h2c (via nghttp), graceful shutdown with a request in flight. */
+ * on h2c (via nghttp), graceful shutdown with a request in flight, cancellation notices
+ * (peer close, peer reset, stop, drain deadline). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -356,11 +357,28 @@ static void drain_timeout_bounds(void **state) {
   hop_server_free(s);
 }
 
+static void wait_requests(hop_server *s, uint64_t n) {
+  hop_server_stats st;
+  for (int i = 0; i < 300; i++) {
+    hop_server_get_stats(s, &st);
+    if (st.requests >= n) break;
+    sleep_ms(10);
+  }
+  assert_int_equal(st.requests, n);
+}
+
+static long elapsed_ms(const struct timespec *t0) {
+  struct timespec t1;
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  return (t1.tv_sec - t0->tv_sec) * 1000 + (t1.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
 /* ---- a handler's own timer does not hold a stopped worker ---- */
 
 typedef struct slow {
   uv_timer_t t;
   hop_request *r;
+  pthread_t loop_thread;
 } slow;
 
 static atomic_int slow_fired;
@@ -393,25 +411,147 @@ static void stop_with_handler_timers(void **state) {
     assert_true(fds[i] >= 0);
     assert_int_equal(write(fds[i], req, strlen(req)), (ssize_t)strlen(req));
   }
-  hop_server_stats st;
-  for (int i = 0; i < 200; i++) {
-    hop_server_get_stats(s, &st);
-    if (st.requests == 4) break;
-    sleep_ms(10);
-  }
-  assert_int_equal(st.requests, 4);
-  struct timespec t0, t1;
+  wait_requests(s, 4);
+  struct timespec t0;
   clock_gettime(CLOCK_MONOTONIC, &t0);
   hop_server_stop(s);
   assert_int_equal(hop_server_wait(s), HOP_OK);
-  clock_gettime(CLOCK_MONOTONIC, &t1);
-  long ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
-  assert_true(ms < 1000);
+  assert_true(elapsed_ms(&t0) < 1000);
+  hop_server_stats st;
   assert_int_equal(atomic_load(&slow_fired), 4); /* fired early, answers discarded */
   hop_server_get_stats(s, &st);
   assert_int_equal(st.responses, 0);
   hop_server_free(s);
   for (int i = 0; i < 4; i++) close(fds[i]);
+}
+
+/* ---- cancellation notices ---- */
+
+static atomic_int cancel_fired, cancel_on_loop;
+static _Atomic(hop_request *) last_cancelable;
+
+static int wait_fired(int n) {
+  for (int i = 0; i < 300 && atomic_load(&cancel_fired) < n; i++) sleep_ms(10);
+  return atomic_load(&cancel_fired);
+}
+
+static void on_cancel_notice(hop_request *r, void *ud) {
+  slow *d = ud;
+  /* On the loop thread, with the request it was registered for, already canceled (no
+   * cmocka asserts here: this is not the test's thread). */
+  if (r == d->r && hop_request_canceled(r) && pthread_equal(pthread_self(), d->loop_thread))
+    atomic_fetch_add(&cancel_on_loop, 1);
+  atomic_fetch_add(&cancel_fired, 1);
+  /* Stop the work and answer at once: the answer is discarded, the request freed. */
+  uv_timer_stop(&d->t);
+  if (hop_request_respond(r, 499, NULL, 0, NULL, 0, NULL, 0) != HOP_OK) atomic_fetch_add(&cancel_fired, 100);
+  uv_close((uv_handle_t *)&d->t, (uv_close_cb)free);
+}
+
+/* Answers after ?ms=N (default 10 s) unless canceled first. */
+static void cancelable_handler(hop_request *r, void *ud) {
+  (void)ud;
+  slow *d = malloc(sizeof(*d));
+  if (!d) abort();
+  uv_timer_init(hop_request_loop(r), &d->t);
+  d->r = r;
+  d->loop_thread = pthread_self();
+  const char *q = hop_request_query(r);
+  uint64_t ms = !strncmp(q, "ms=", 3) ? strtoull(q + 3, NULL, 10) : 10000;
+  if (hop_request_on_cancel(r, on_cancel_notice, d) != HOP_OK) abort();
+  atomic_store(&last_cancelable, r);
+  uv_timer_start(&d->t, on_slow, ms, 0);
+}
+
+/* h2c by hand: preface, empty SETTINGS, HEADERS(GET /cancel, END_STREAM) on stream 1. */
+static int h2_send_cancelable(int fd) {
+  static const uint8_t pre[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+                               "\x00\x00\x00\x04\x00\x00\x00\x00\x00";
+  static const uint8_t hpack[] = {0x82, 0x86, 0x44, 7, '/', 'c', 'a', 'n', 'c', 'e', 'l', 0x41, 1, 'h'};
+  uint8_t f[9 + sizeof(hpack)] = {0, 0, sizeof(hpack), 0x1, 0x5, 0, 0, 0, 1};
+  memcpy(f + 9, hpack, sizeof(hpack));
+  if (write(fd, pre, sizeof(pre) - 1) != (ssize_t)sizeof(pre) - 1) return -1;
+  return write(fd, f, sizeof(f)) == (ssize_t)sizeof(f) ? 0 : -1;
+}
+
+static void cancel_notices(void **state) {
+  (void)state;
+  hop_server_config cfg;
+  hop_server_config_init(&cfg);
+  cfg.threads = 1;
+  hop_server *s = start(&cfg, "/cancel", cancelable_handler, NULL);
+  uint64_t nreq = 0;
+  int timers0 = atomic_load(&slow_fired);
+
+  /* Answered normally: the notice never fires, even when the client then goes away. */
+  int fd = dial(hop_server_port(s));
+  char buf[4096] = "";
+  assert_int_equal(roundtrip(fd, "GET /cancel?ms=10 HTTP/1.1\r\nHost: h\r\n\r\n", buf, sizeof(buf)), 200);
+  nreq++;
+  close(fd);
+
+  /* HTTP/1.1 client closes: the notice fires once, on the loop thread. */
+  fd = dial(hop_server_port(s));
+  const char *req = "GET /cancel HTTP/1.1\r\nHost: h\r\n\r\n";
+  assert_int_equal(write(fd, req, strlen(req)), (ssize_t)strlen(req));
+  wait_requests(s, ++nreq);
+  /* Only the handler's loop thread may register. */
+  assert_int_equal(hop_request_on_cancel(atomic_load(&last_cancelable), on_cancel_notice, NULL),
+                   HOP_ESTATE);
+  assert_int_equal(hop_request_on_cancel(NULL, on_cancel_notice, NULL), HOP_EINVAL);
+  struct timespec t0;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  close(fd);
+  assert_int_equal(wait_fired(1), 1);
+  assert_true(elapsed_ms(&t0) < 2000);
+  assert_int_equal(atomic_load(&cancel_on_loop), 1);
+
+  /* h2c: the peer resets the stream. */
+  fd = dial(hop_server_port(s));
+  assert_int_equal(h2_send_cancelable(fd), 0);
+  wait_requests(s, ++nreq);
+  static const uint8_t rst[] = {0, 0, 4, 0x3, 0, 0, 0, 0, 1, 0, 0, 0, 0x8 /* CANCEL */};
+  assert_int_equal(write(fd, rst, sizeof(rst)), (ssize_t)sizeof(rst));
+  assert_int_equal(wait_fired(2), 2);
+  hop_server_stats st;
+  hop_server_get_stats(s, &st);
+  assert_int_equal(st.resets_received, 1);
+  assert_int_equal(st.responses, 1); /* only the normal answer went out */
+
+  /* hop_server_stop with two requests in flight: both notified, and their timers were
+   * stopped by the handler, not fast-forwarded by the worker. */
+  int fds[2];
+  for (int i = 0; i < 2; i++) {
+    fds[i] = dial(hop_server_port(s));
+    assert_int_equal(write(fds[i], req, strlen(req)), (ssize_t)strlen(req));
+  }
+  nreq += 2;
+  wait_requests(s, nreq);
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  hop_server_stop(s);
+  assert_int_equal(hop_server_wait(s), HOP_OK);
+  assert_true(elapsed_ms(&t0) < 1000);
+  assert_int_equal(atomic_load(&cancel_fired), 4);
+  assert_int_equal(atomic_load(&cancel_on_loop), 4);
+  assert_int_equal(atomic_load(&slow_fired) - timers0, 1); /* the normal answer only */
+  hop_server_free(s);
+  for (int i = 0; i < 2; i++) close(fds[i]);
+  close(fd);
+
+  /* Graceful drain: the notice fires at the drain deadline. */
+  s = start(&cfg, "/cancel", cancelable_handler, NULL);
+  fd = dial(hop_server_port(s));
+  assert_int_equal(write(fd, req, strlen(req)), (ssize_t)strlen(req));
+  wait_requests(s, 1);
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  hop_server_shutdown(s, 300);
+  assert_int_equal(wait_fired(5), 5);
+  long ms = elapsed_ms(&t0);
+  assert_true(ms >= 250 && ms < 2000);
+  assert_int_equal(hop_server_wait(s), HOP_OK);
+  assert_int_equal(atomic_load(&slow_fired) - timers0, 1);
+  hop_server_free(s);
+  close(fd);
 }
 
 /* ---- start failures clean up ---- */
@@ -451,6 +591,7 @@ int main(void) {
       cmocka_unit_test(shutdown_waits_for_inflight),
       cmocka_unit_test(drain_timeout_bounds),
       cmocka_unit_test(stop_with_handler_timers),
+      cmocka_unit_test(cancel_notices),
       cmocka_unit_test(port_in_use),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
