@@ -344,6 +344,7 @@ int hop_bench_run_mode(const hop_bench_opts *o, hop_bench_mode mode, const char 
                (!threads || atomic_load(&r->active) == 0);
     quiet = idle ? quiet + 1 : 0;
   }
+  uint64_t stuck = atomic_load(&r->inflight);
   hop_client_stats st;
   hop_client_get_stats(r->client, &st);
   long tw_after = hop_bench_count_time_wait(port);
@@ -385,7 +386,9 @@ int hop_bench_run_mode(const hop_bench_opts *o, hop_bench_mode mode, const char 
   if (atomic_load(&r->ok_total) == 0) {
     rc = HOP_EIO;
     if (!out->first_error[0])
-      snprintf(out->first_error, sizeof(out->first_error), "no call completed");
+      snprintf(out->first_error, sizeof(out->first_error),
+               "no call completed (%llu still waiting for an answer when the run ended)",
+               (unsigned long long)stuck);
   } else if (out->requests == 0) {
     rc = HOP_ETIMEDOUT;
     snprintf(out->first_error, sizeof(out->first_error),

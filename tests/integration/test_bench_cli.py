@@ -74,6 +74,22 @@ def test_unreachable_target():
     check(rc == 1 and out == "" and "refused" in err, "unreachable target, table mode: no table")
 
 
+def test_silent_target():
+    # Accepts TCP (backlog) and never answers: the run ends on time with a cause, not zeros.
+    import socket
+    ls = socket.socket()
+    ls.bind(("127.0.0.1", 0))
+    ls.listen(64)
+    try:
+        url = "http://127.0.0.1:%d/x" % ls.getsockname()[1]
+        rc, out, err = bench("--target", url, "--mode", "h2c", "--duration", "500ms",
+                             "--warmup", "0", "--concurrency", "10", timeout=60)
+        check(rc == 1 and out == "" and "no call completed" in err
+              and "10 still waiting" in err, "a silent target: exit 1 with the cause: %r" % err)
+    finally:
+        ls.close()
+
+
 def test_server_errors():
     srv = hoptest.serve()
     try:
@@ -166,6 +182,7 @@ def main():
     test_help_and_bad_flags()
     test_unreachable_target()
     test_server_errors()
+    test_silent_target()
     test_all_modes_dial_relation()
     test_stream_limit()
     test_blocking_callers_and_table()
