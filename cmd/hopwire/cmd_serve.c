@@ -32,6 +32,12 @@ static void usage(FILE *f) {
           "  --body-timeout DUR       whole request body must arrive within (default 30s)\n"
           "  --idle-timeout DUR       connection without requests (default 120s)\n"
           "  --drain-timeout DUR      graceful shutdown bound (default 10s)\n"
+          "h2 flood limits (the connection ends with GOAWAY(ENHANCE_YOUR_CALM)):\n"
+          "  --max-empty-frames N     empty DATA/HEADERS/CONTINUATION frames without END_STREAM\n"
+          "                           in a row (default 10)\n"
+          "  --max-control-rate N     non-ACK SETTINGS + PING frames per second (default 100)\n"
+          "  --max-resets-sent B/R    RST_STREAM the server may send: burst B, refilled R per\n"
+          "                           second (default 200/20)\n"
           "  --help                   this text\n"
           "\n"
           "DUR: 250ms, 1.5s, 2m, 500us (a bare number is seconds). BYTES: 4096, 64k, 4m.\n");
@@ -66,6 +72,21 @@ static int parse_dur_ms(const char *s, uint64_t *out) {
   uint64_t us;
   if (hop_parse_duration(s, 1000000, &us)) return -1;
   *out = us / 1000;
+  return 0;
+}
+
+/* "BURST/RATE": BURST >= 1, RATE >= 0 (0 = the burst is all there is). */
+static int parse_bucket(const char *s, uint32_t *burst, uint32_t *rate) {
+  char b[32];
+  const char *slash = strchr(s, '/');
+  uint64_t vb, vr;
+  if (!slash || (size_t)(slash - s) >= sizeof(b)) return -1;
+  memcpy(b, s, (size_t)(slash - s));
+  b[slash - s] = 0;
+  if (parse_u64(b, &vb) || parse_u64(slash + 1, &vr) || !vb || vb > UINT32_MAX || vr > UINT32_MAX)
+    return -1;
+  *burst = (uint32_t)vb;
+  *rate = (uint32_t)vr;
   return 0;
 }
 
@@ -133,6 +154,9 @@ int hop_cmd_serve(int argc, char **argv) {
     else if (!strcmp(a, "--body-timeout")) bad = parse_dur_ms(v, &cfg.body_timeout_ms) || !cfg.body_timeout_ms;
     else if (!strcmp(a, "--idle-timeout")) bad = parse_dur_ms(v, &cfg.idle_timeout_ms) || !cfg.idle_timeout_ms;
     else if (!strcmp(a, "--drain-timeout")) bad = parse_dur_ms(v, &cfg.drain_timeout_ms) || !cfg.drain_timeout_ms;
+    else if (!strcmp(a, "--max-empty-frames")) bad = parse_u64(v, &n) || !n || n > UINT32_MAX || !(cfg.max_empty_frames = (uint32_t)n);
+    else if (!strcmp(a, "--max-control-rate")) bad = parse_u64(v, &n) || !n || n > UINT32_MAX || !(cfg.max_control_per_sec = (uint32_t)n);
+    else if (!strcmp(a, "--max-resets-sent")) bad = parse_bucket(v, &cfg.max_resets_sent_burst, &cfg.max_resets_sent_rate);
     else {
       fprintf(stderr, "hopwire serve: unknown option '%s' (see --help)\n", a);
       return 2;
