@@ -44,6 +44,11 @@ typedef struct hop_server_config {
   uint32_t max_resets_sent_rate;   /* refill per second; 20 */
   int handle_signals;              /* 1: SIGTERM/SIGINT start a drain; a second one stops at once */
   int builtin_routes;              /* 1: GET /healthz, /readyz (503 while draining); default 1 */
+  /* Answers from other threads go through a bounded mailbox per worker (see
+   * hop_request_respond). */
+  size_t max_pending_answers;      /* answers queued per worker, not yet applied; 65536 */
+  uint64_t answer_wait_ms;         /* how long a full mailbox may hold the answering thread;
+                                      100 ms (0 = do not wait) */
 } hop_server_config;
 
 /* Fills |cfg| with the defaults above. */
@@ -86,6 +91,8 @@ typedef struct hop_server_stats {
   uint64_t goaways_sent;
   uint64_t bytes_in, bytes_out;
   uint64_t protocol_errors;                 /* connections ended for protocol errors or floods */
+  uint64_t answers_dropped;                 /* answers from other threads that found the
+                                               mailbox full (the request got 503 instead) */
 } hop_server_stats;
 /* Sums the workers' counters (relaxed atomics: a consistent-enough snapshot). Any thread. */
 void hop_server_get_stats(hop_server *s, hop_server_stats *out);
@@ -123,10 +130,16 @@ int hop_request_canceled(const hop_request *r);
 typedef void (*hop_request_cancel_fn)(hop_request *req, void *user_data);
 int hop_request_on_cancel(hop_request *req, hop_request_cancel_fn fn, void *user_data);
 
-/* Answers |r| (any thread, exactly once; the request is freed by this call). Headers,
- * body and trailers are copied before it returns. Trailers are sent only on HTTP/2
- * (HTTP/1.1 drops them). The server adds content-length (HTTP/1.1: and keep-alive or close).
- * Returns HOP_OK even if the peer has gone (the answer is then discarded). */
+/* Answers |r| (any thread, exactly once; the request is consumed by this call in every
+ * case). Headers, body and trailers are copied before it returns. Trailers are sent only on
+ * HTTP/2 (HTTP/1.1 drops them). The server adds content-length (HTTP/1.1: and keep-alive or
+ * close). Returns HOP_OK even if the peer has gone (the answer is then discarded).
+ * On the worker's loop thread the answer is applied at once. From another thread it is
+ * posted to the worker's mailbox (max_pending_answers); when that is full the calling thread
+ * waits up to answer_wait_ms for room (backpressure on a loop that is behind), then gives up:
+ * the answer is dropped (counted in answers_dropped, logged at most once a second per worker),
+ * the worker answers the request `503` on its own loop (it costs no memory: the request is
+ * already allocated) and this returns HOP_EQUEUEFULL. */
 int hop_request_respond(hop_request *r, int status, const hop_header *headers, size_t nheaders,
                         const void *body, size_t body_len, const hop_header *trailers,
                         size_t ntrailers);

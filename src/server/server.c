@@ -32,6 +32,8 @@ void hop_server_config_init(hop_server_config *cfg) {
   cfg->max_resets_sent_rate = 20;
   cfg->handle_signals = 0;
   cfg->builtin_routes = 1;
+  cfg->max_pending_answers = 65536;
+  cfg->answer_wait_ms = 100;
 }
 
 int hop_server_new(hop_server **out, const hop_server_config *cfg) {
@@ -59,6 +61,7 @@ int hop_server_new(hop_server **out, const hop_server_config *cfg) {
   if (!s->cfg.drain_timeout_ms) s->cfg.drain_timeout_ms = 10000;
   if (!s->cfg.max_control_per_sec) s->cfg.max_control_per_sec = 100;
   if (!s->cfg.max_resets_sent_burst) s->cfg.max_resets_sent_burst = 200;
+  if (!s->cfg.max_pending_answers) s->cfg.max_pending_answers = 65536;
   hop_h2_limits_init(&s->h2);
   s->h2.max_concurrent_streams = s->cfg.max_concurrent_streams;
   s->h2.max_header_list_size =
@@ -102,7 +105,7 @@ void hop_worker_unref(hop_worker *w) {
   if (atomic_fetch_sub_explicit(&w->refs, 1, memory_order_acq_rel) == 1) worker_free(w);
 }
 
-static void poke(hop_worker *w) {
+void hop_worker_poke(hop_worker *w) {
   pthread_mutex_lock(&w->s->ctl_mu);
   if (w->control_open) uv_async_send(&w->control);
   pthread_mutex_unlock(&w->s->ctl_mu);
@@ -179,6 +182,7 @@ static void maybe_finish(hop_worker *w) {
   w->mb_open = 0;
   pthread_mutex_unlock(&w->post_mu);
   hop_mailbox_close(&w->mb, NULL);
+  hop_worker_answer_overflow(w); /* detached by now: just freed */
 }
 
 void hop_worker_conn_closed(hop_worker *w) { maybe_finish(w); }
@@ -215,6 +219,7 @@ static void start_drain(hop_worker *w) {
 static void on_control(uv_async_t *a) {
   hop_worker *w = a->data;
   hop_server *s = w->s;
+  hop_worker_answer_overflow(w);
   if (w->finishing) return;
   if (atomic_load(&s->stopping)) {
     w->drain_started = 1;
@@ -302,6 +307,7 @@ static int worker_init(hop_server *s, unsigned i, hop_worker **out) {
   if (!w) return HOP_ENOMEM;
   w->s = s;
   w->idx = i;
+  w->answer_wait_ms = s->cfg.answer_wait_ms;
   atomic_init(&w->refs, 1);
   w->rbuf = malloc(HOP_SRV_READ_BUF);
   if (!w->rbuf || pthread_mutex_init(&w->post_mu, NULL)) {
@@ -324,7 +330,7 @@ static int worker_init(hop_server *s, unsigned i, hop_worker **out) {
   w->goaway.data = w;
   uv_idle_init(&w->loop, &w->flush);
   w->flush.data = w;
-  rv = hop_mailbox_init(&w->mb, &w->loop, HOP_SRV_MAILBOX_CAP, on_mail, w);
+  rv = hop_mailbox_init(&w->mb, &w->loop, s->cfg.max_pending_answers, on_mail, w);
   if (rv) return rv;
   w->mb_open = 1;
   if (i == 0 && s->cfg.handle_signals) {
@@ -448,14 +454,14 @@ void hop_server_shutdown(hop_server *s, uint64_t drain_timeout_ms) {
   if (drain_timeout_ms && !atomic_load(&s->draining))
     atomic_store(&s->drain_timeout_ms, drain_timeout_ms);
   atomic_store(&s->draining, 1);
-  for (unsigned i = 0; i < s->nworkers; i++) poke(s->workers[i]);
+  for (unsigned i = 0; i < s->nworkers; i++) hop_worker_poke(s->workers[i]);
 }
 
 void hop_server_stop(hop_server *s) {
   if (!s || !s->started) return;
   atomic_store(&s->draining, 1);
   atomic_store(&s->stopping, 1);
-  for (unsigned i = 0; i < s->nworkers; i++) poke(s->workers[i]);
+  for (unsigned i = 0; i < s->nworkers; i++) hop_worker_poke(s->workers[i]);
 }
 
 int hop_server_wait(hop_server *s) {
@@ -501,6 +507,7 @@ void hop_server_get_stats(hop_server *s, hop_server_stats *out) {
     SUM(bytes_in);
     SUM(bytes_out);
     SUM(protocol_errors);
+    SUM(answers_dropped);
   }
 #undef SUM
 }

@@ -23,7 +23,6 @@
 
 #define HOP_SRV_READ_BUF (64 * 1024)
 #define HOP_SRV_WRITE_HIGH (256 * 1024) /* stop reading / producing above this */
-#define HOP_SRV_MAILBOX_CAP 65536
 #define HOP_SRV_GOAWAY_DELAY_MS 100     /* ~1 RTT between shutdown notice and GOAWAY */
 
 typedef struct hop_conn hop_conn;
@@ -33,7 +32,7 @@ typedef struct hop_h2_stream hop_h2_stream;
 typedef struct hop_srv_stats {
   _Atomic uint64_t connections_h1, connections_h2, connections_total, connections_rejected;
   _Atomic uint64_t streams_open, requests, responses, resets_sent, resets_received;
-  _Atomic uint64_t goaways_sent, bytes_in, bytes_out, protocol_errors;
+  _Atomic uint64_t goaways_sent, bytes_in, bytes_out, protocol_errors, answers_dropped;
 } hop_srv_stats;
 
 #define HOP_STAT_ADD(w, field, n) atomic_fetch_add_explicit(&(w)->stats.field, (n), memory_order_relaxed)
@@ -163,8 +162,13 @@ struct hop_worker {
   uv_idle_t flush;        /* sends what responses queued (runs before the loop blocks) */
   uv_signal_t sigterm, sigint;
   hop_mailbox mb;
-  pthread_mutex_t post_mu; /* guards mb_open against posts racing the close */
+  pthread_mutex_t post_mu; /* guards mb_open and |overflow| against posts racing the close */
   int mb_open;
+  /* Requests whose answer found the mailbox full (answer dropped): the loop answers them
+   * 503. Intrusive through req->node, so never more than the live requests. */
+  hop_request *overflow;
+  uint64_t overflow_log_ms;         /* last "answer dropped" log line (under post_mu) */
+  uint64_t answer_wait_ms;          /* copy of the config: read after the server is freed */
   int control_open;       /* under s->ctl_mu */
   int signals;            /* sigterm/sigint initialised (worker 0) */
   int listening, drain_started, finishing, finished;
@@ -183,6 +187,8 @@ struct hop_worker {
 /* server.c */
 void hop_worker_unref(hop_worker *w);
 void hop_worker_conn_closed(hop_worker *w);
+/* Wakes the worker's control handler (any thread). */
+void hop_worker_poke(hop_worker *w);
 /* server_conn.c */
 void hop_conn_accept(hop_worker *w);
 void hop_conn_close(hop_conn *c);
@@ -223,6 +229,8 @@ void hop_request_dispatch(hop_request *r);
 void hop_request_detach(hop_request *r);
 /* Runs the queued cancel notices. Loop thread, outside nghttp2 callbacks. */
 void hop_worker_fire_cancels(hop_worker *w);
+/* Answers 503 the requests whose answer was dropped on a full mailbox. Loop thread. */
+void hop_worker_answer_overflow(hop_worker *w);
 /* Applies a response on the loop thread (mailbox or direct path). */
 void hop_request_deliver(hop_request *r);
 /* Appends a header (name lower-cased) into the request arena. */

@@ -6,6 +6,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "core/clock.h"
 #include "core/log.h"
 #include "hopwire/error.h"
 #include "server/server_internal.h"
@@ -385,19 +386,66 @@ int hop_request_respond(hop_request *r, int status, const hop_header *headers, s
     return HOP_OK;
   }
   /* Another thread: hand it to the owning loop. A full mailbox pushes back on this thread
-   * (short sleeps) rather than dropping an answer the loop still waits for. */
-  for (unsigned attempt = 0;; attempt++) {
+   * for at most answer_wait_ms (short sleeps), then the answer is dropped. */
+  uint64_t waited_us = 0, max_us = w->answer_wait_ms * 1000; /* w->s may be freed */
+  int rv;
+  for (;;) {
     pthread_mutex_lock(&w->post_mu);
-    int rv = w->mb_open ? hop_mailbox_post(&w->mb, r) : HOP_ESHUTDOWN;
+    rv = w->mb_open ? hop_mailbox_post(&w->mb, r) : HOP_ESHUTDOWN;
     pthread_mutex_unlock(&w->post_mu);
-    if (rv == HOP_OK) return HOP_OK;
-    if (rv != HOP_EQUEUEFULL) break;
-    struct timespec ts = {0, attempt < 100 ? 100000 : 1000000};
+    if (rv != HOP_EQUEUEFULL || waited_us >= max_us) break;
+    uint64_t step = waited_us < 10000 ? 100 : 1000;
+    struct timespec ts = {0, (long)step * 1000};
     nanosleep(&ts, NULL);
+    waited_us += step;
   }
-  /* The worker has closed its connections (every request detached): safe to free here. */
+  if (rv == HOP_OK) return HOP_OK;
+  /* The request itself must still be answered, on its loop: it joins the overflow list
+   * (intrusive, no allocation) and gets 503 there. */
   free(r->resp);
   r->resp = NULL;
+  if (rv == HOP_EQUEUEFULL) {
+    /* All under post_mu: while the mailbox is open the worker (and the server) live on;
+     * once |r| is on the list the loop may free it, and with it our hold on |w|. */
+    pthread_mutex_lock(&w->post_mu);
+    if (w->mb_open) {
+      r->node.next = (hop_mailbox_node *)w->overflow;
+      w->overflow = r;
+      HOP_STAT_ADD(w, answers_dropped, 1);
+      uint64_t now = hop_now_ms();
+      if (now - w->overflow_log_ms >= 1000) {
+        w->overflow_log_ms = now;
+        hop_log_warn("server: worker %u: answer mailbox full (%zu pending) for %llu ms: answer "
+                     "dropped, the request gets 503 (%llu dropped so far on this worker)",
+                     w->idx, w->mb.capacity, (unsigned long long)w->answer_wait_ms,
+                     (unsigned long long)atomic_load_explicit(&w->stats.answers_dropped,
+                                                              memory_order_relaxed));
+      }
+      hop_worker_poke(w);
+      pthread_mutex_unlock(&w->post_mu);
+      return HOP_EQUEUEFULL;
+    }
+    pthread_mutex_unlock(&w->post_mu);
+  }
+  /* The worker has closed its connections (every request detached): safe to free here. */
   hop_request_free(r);
   return HOP_OK;
+}
+
+void hop_worker_answer_overflow(hop_worker *w) {
+  pthread_mutex_lock(&w->post_mu);
+  hop_request *r = w->overflow;
+  w->overflow = NULL;
+  pthread_mutex_unlock(&w->post_mu);
+  static const char text[] = "answer dropped: server overloaded\n";
+  hop_header h[] = {HOP_HEADER("content-type", "text/plain; charset=utf-8"),
+                    HOP_HEADER("retry-after", "1")};
+  while (r) {
+    hop_request *next = (hop_request *)r->node.next;
+    r->node.next = NULL;
+    r->resp = r->proto == HOP_PROTO_H1 ? build_h1(503, h, 2, text, sizeof(text) - 1)
+                                       : build_h2(503, h, 2, text, sizeof(text) - 1, NULL, 0);
+    hop_request_deliver(r);
+    r = next;
+  }
 }

@@ -1,7 +1,7 @@
 /* Server API in-process: port 0, routes and fallback, stats counters, answering from
  * another thread, answering after the connection died or the server was freed, trailers
  * on h2c (via nghttp), graceful shutdown with a request in flight, cancellation notices
- * (peer close, peer reset, stop, drain deadline). */
+ * (peer close, peer reset, stop, drain deadline), a full answer mailbox (bounded wait, 503). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -554,6 +554,69 @@ static void cancel_notices(void **state) {
   close(fd);
 }
 
+/* ---- a full answer mailbox: bounded wait, then 503 ---- */
+
+static atomic_int loop_blocked, loop_release;
+
+/* Holds the worker loop (so that the mailbox is not drained) until the test releases it. */
+static void block_loop(hop_request *r, void *ud) {
+  (void)ud;
+  atomic_store(&loop_blocked, 1);
+  for (int i = 0; i < 5000 && !atomic_load(&loop_release); i++) sleep_ms(1);
+  hop_request_respond(r, 200, NULL, 0, "unblocked", 9, NULL, 0);
+}
+
+static void mailbox_full(void **state) {
+  (void)state;
+  parked p = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+  hop_server_config cfg;
+  hop_server_config_init(&cfg);
+  cfg.threads = 1;
+  cfg.max_pending_answers = 1;
+  cfg.answer_wait_ms = 50;
+  hop_server *s = NULL;
+  assert_int_equal(hop_server_new(&s, &cfg), HOP_OK);
+  assert_int_equal(hop_server_handle(s, "/park", park, &p), HOP_OK);
+  assert_int_equal(hop_server_handle(s, "/block", block_loop, NULL), HOP_OK);
+  assert_int_equal(hop_server_start(s), HOP_OK);
+  const char *req = "POST /park HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\n\r\nx";
+  int fd1 = dial(hop_server_port(s)), fd2 = dial(hop_server_port(s)), fd3 = dial(hop_server_port(s));
+  hop_request *r1 = send_parked(fd1, req, &p, 0);
+  hop_request *r2 = send_parked(fd2, req, &p, 1);
+  const char *block = "GET /block HTTP/1.1\r\nHost: h\r\n\r\n";
+  assert_int_equal(write(fd3, block, strlen(block)), (ssize_t)strlen(block));
+  for (int i = 0; i < 500 && !atomic_load(&loop_blocked); i++) sleep_ms(1);
+  assert_int_equal(atomic_load(&loop_blocked), 1);
+  /* The first answer fills the mailbox; the second waits its 50 ms, then is dropped. */
+  assert_int_equal(hop_request_respond(r1, 200, NULL, 0, "one", 3, NULL, 0), HOP_OK);
+  struct timespec t0;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  assert_int_equal(hop_request_respond(r2, 200, NULL, 0, "two", 3, NULL, 0), HOP_EQUEUEFULL);
+  long ms = elapsed_ms(&t0);
+  assert_true(ms >= 45 && ms < 1000);
+  hop_server_stats st;
+  hop_server_get_stats(s, &st);
+  assert_int_equal(st.answers_dropped, 1);
+  atomic_store(&loop_release, 1);
+  char buf[4096] = "";
+  assert_int_equal(roundtrip(fd1, "", buf, sizeof(buf)), 200);
+  assert_non_null(strstr(buf, "\r\n\r\none"));
+  memset(buf, 0, sizeof(buf));
+  assert_int_equal(roundtrip(fd2, "", buf, sizeof(buf)), 503);
+  assert_non_null(strstr(buf, "retry-after: 1\r\n"));
+  assert_non_null(strstr(buf, "connection: keep-alive\r\n")); /* the connection goes on */
+  memset(buf, 0, sizeof(buf));
+  assert_int_equal(roundtrip(fd3, "", buf, sizeof(buf)), 200);
+  memset(buf, 0, sizeof(buf));
+  assert_int_equal(roundtrip(fd2, "GET /healthz HTTP/1.1\r\nHost: h\r\n\r\n", buf, sizeof(buf)), 200);
+  hop_server_get_stats(s, &st);
+  assert_int_equal(st.responses, 4);
+  close(fd1);
+  close(fd2);
+  close(fd3);
+  hop_server_free(s);
+}
+
 /* ---- start failures clean up ---- */
 
 static void port_in_use(void **state) {
@@ -592,6 +655,7 @@ int main(void) {
       cmocka_unit_test(drain_timeout_bounds),
       cmocka_unit_test(stop_with_handler_timers),
       cmocka_unit_test(cancel_notices),
+      cmocka_unit_test(mailbox_full),
       cmocka_unit_test(port_in_use),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
