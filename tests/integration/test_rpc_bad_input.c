@@ -1,6 +1,6 @@
 /* Bad input against a running RPC server (in this process), sent as raw HTTP through
  * hop_client over HTTP/1.1 and h2c. Each case asserts the precise error (HTTP status, RPC code,
- * message text) and that the same connection still serves a good call right after:
+ * message text) and that the server still serves a good call right after each one:
  * truncated envelope, a length prefix past the body, the compressed flag without an encoding,
  * an unknown encoding, a gzip bomb (stops at the limit), corrupt gzip, invalid JSON, a message
  * over the limit (refused from its length prefix), non-numeric timeouts, a bad protocol
@@ -135,12 +135,14 @@ static void connect_bad_input(void **state) {
     raw(c, "POST", TESTSVC "Echo", longto, 2, "{}", 2, &r);
     expect_connect(&r, 400, HOP_CODE_INVALID_ARGUMENT, "connect-timeout-ms");
     hop_result_free(&r);
+    still_serving(c);
     /* protocol version */
     hop_header ver[] = {HOP_HEADER("content-type", "application/proto"),
                         HOP_HEADER("connect-protocol-version", "2")};
     raw(c, "POST", TESTSVC "Echo", ver, 2, "", 0, &r);
     expect_connect(&r, 400, HOP_CODE_INVALID_ARGUMENT, "connect-protocol-version must be \"1\"");
     hop_result_free(&r);
+    still_serving(c);
     /* unknown encoding */
     hop_header br[] = {HOP_HEADER("content-type", "application/proto"),
                        HOP_HEADER("content-encoding", "br")};
@@ -155,6 +157,7 @@ static void connect_bad_input(void **state) {
     raw(c, "POST", TESTSVC "Echo", gz, 2, "not gzip at all", 15, &r);
     expect_connect(&r, 400, HOP_CODE_INVALID_ARGUMENT, "invalid gzip");
     hop_result_free(&r);
+    still_serving(c);
     /* gzip bomb: 64 MiB of zeros in ~64 KiB; stops at the 4 MiB limit */
     size_t big = 64u << 20;
     uint8_t *zeros = calloc(1, big);
@@ -183,6 +186,7 @@ static void connect_bad_input(void **state) {
     assert_memory_equal(plain, "\x0a\x02ok", 4);
     free(plain);
     hop_result_free(&r);
+    still_serving(c);
     hop_buf_free(&z);
     /* wrong content type, wrong method, unknown procedure */
     hop_header txt[] = {HOP_HEADER("content-type", "text/plain")};
@@ -190,18 +194,23 @@ static void connect_bad_input(void **state) {
     assert_int_equal(r.status, 415);
     assert_non_null(hop_headers_get(r.headers, r.nheaders, "accept-post", NULL));
     hop_result_free(&r);
+    still_serving(c);
     raw(c, "POST", TESTSVC "Echo", NULL, 0, "hi", 2, &r);
     assert_int_equal(r.status, 415);
     hop_result_free(&r);
+    still_serving(c);
     raw(c, "GET", TESTSVC "Fail?encoding=proto&message=", NULL, 0, NULL, 0, &r);
     assert_int_equal(r.status, 405);
     hop_result_free(&r);
+    still_serving(c);
     raw(c, "PUT", TESTSVC "Echo", json, 1, "{}", 2, &r);
     assert_int_equal(r.status, 405);
     hop_result_free(&r);
+    still_serving(c);
     raw(c, "POST", "/hopwire.test.v1.Nope/Echo", json, 1, "{}", 2, &r);
     expect_connect(&r, 404, HOP_CODE_UNIMPLEMENTED, "unknown procedure /hopwire.test.v1.Nope/Echo");
     hop_result_free(&r);
+    still_serving(c);
     /* Connect GET: base64 message, and a bad base64 */
     raw(c, "GET", TESTSVC "Echo?connect=v1&encoding=proto&base64=1&message=CgJvaw", NULL, 0, NULL,
         0, &r);
@@ -209,15 +218,18 @@ static void connect_bad_input(void **state) {
     assert_int_equal(r.body_len, 4);
     assert_memory_equal(r.body, "\x0a\x02ok", 4);
     hop_result_free(&r);
+    still_serving(c);
     raw(c, "GET", TESTSVC "Echo?encoding=json&message=%7B%22text%22%3A%22a%20b%22%7D", NULL, 0,
         NULL, 0, &r);
     assert_int_equal(r.status, 200);
     assert_int_equal(r.body_len, 14);
     assert_memory_equal(r.body, "{\"text\":\"a b\"}", 14);
     hop_result_free(&r);
+    still_serving(c);
     raw(c, "GET", TESTSVC "Echo?encoding=proto&base64=1&message=%%%%", NULL, 0, NULL, 0, &r);
     expect_connect(&r, 400, HOP_CODE_INVALID_ARGUMENT, "bad base64");
     hop_result_free(&r);
+    still_serving(c);
     raw(c, "GET", TESTSVC "Echo?encoding=yaml&message=x", NULL, 0, NULL, 0, &r);
     assert_int_equal(r.status, 415);
     hop_result_free(&r);
@@ -270,6 +282,7 @@ static void grpc_envelope_errors(void **state) {
   raw(c_h2, "POST", TESTSVC "Echo", ggz, 2, env.data, env.len, &r);
   expect_grpc(&r, HOP_CODE_RESOURCE_EXHAUSTED, "after decompression");
   hop_result_free(&r);
+  still_serving(c_h2);
   hop_buf_free(&z);
   hop_buf_free(&env);
   still_serving(c_h2);
@@ -279,19 +292,23 @@ static void grpc_envelope_errors(void **state) {
   raw(c_h2, "POST", TESTSVC "Echo", gto, 2, "\0\0\0\0\0", 5, &r);
   expect_grpc(&r, HOP_CODE_INVALID_ARGUMENT, "invalid grpc-timeout \"fast\"");
   hop_result_free(&r);
+  still_serving(c_h2);
   gto[1] = (hop_header)HOP_HEADER("grpc-timeout", "100");
   raw(c_h2, "POST", TESTSVC "Echo", gto, 2, "\0\0\0\0\0", 5, &r);
   expect_grpc(&r, HOP_CODE_INVALID_ARGUMENT, "invalid grpc-timeout");
   hop_result_free(&r);
+  still_serving(c_h2);
   /* invalid JSON inside an envelope */
   hop_header gj[] = {HOP_HEADER("content-type", "application/grpc+json")};
   raw(c_h2, "POST", TESTSVC "Echo", gj, 1, "\0\0\0\0\x02{]", 7, &r);
   expect_grpc(&r, HOP_CODE_INVALID_ARGUMENT, "invalid JSON message at byte 1");
   hop_result_free(&r);
+  still_serving(c_h2);
   /* two messages in a unary request */
   raw(c_h2, "POST", TESTSVC "Echo", g, 2, "\0\0\0\0\0\0\0\0\0\0", 10, &r);
   expect_grpc(&r, HOP_CODE_INVALID_ARGUMENT, "more than one");
   hop_result_free(&r);
+  still_serving(c_h2);
   /* gRPC over HTTP/1.1 */
   raw(c_h1, "POST", TESTSVC "Echo", g, 2, "\0\0\0\0\0", 5, &r);
   expect_grpc(&r, HOP_CODE_UNIMPLEMENTED, "gRPC needs HTTP/2");
@@ -303,6 +320,7 @@ static void grpc_envelope_errors(void **state) {
   assert_int_equal(r.body_len, 9);
   assert_string_equal(hop_headers_get(r.trailers, r.ntrailers, "grpc-status", NULL), "0");
   hop_result_free(&r);
+  still_serving(c_h2);
 }
 
 static void grpc_web_errors(void **state) {
