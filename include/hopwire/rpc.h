@@ -153,6 +153,12 @@ int hop_rpc_request_done(const hop_rpc_request *rq);
 /* Completes |rq| with a response message (copied). Any thread, exactly once; |rq| is
  * invalid afterwards. A no-op on the wire if the deadline already answered. */
 int hop_rpc_reply(hop_rpc_request *rq, const void *msg, size_t len);
+/* As hop_rpc_reply, with response metadata: up to HOP_RPC_MAX_REPLY_HEADERS headers (lower-case
+ * names; copied) sent with the response headers in every protocol. Over the cap the call
+ * completes with an internal error instead. */
+#define HOP_RPC_MAX_REPLY_HEADERS 32
+int hop_rpc_reply_md(hop_rpc_request *rq, const void *msg, size_t len, const hop_header *md,
+                     size_t nmd);
 /* Completes |rq| with an error (|message| may be NULL; details copied). Any thread, once. */
 int hop_rpc_fail(hop_rpc_request *rq, hop_code code, const char *message,
                  const hop_rpc_detail *details, size_t ndetails);

@@ -87,9 +87,10 @@ static void send_answer(hop_rpc_server *rs, hop_request *http, hop_rpc_protocol 
   hop_buf_init(&body, SIZE_MAX);
   hop_buf_init(&zbuf, SIZE_MAX);
   hop_buf_init(&aux, SIZE_MAX);
-  hop_header h[8];
+  if (nextra > HOP_RPC_MAX_REPLY_HEADERS) nextra = HOP_RPC_MAX_REPLY_HEADERS;
+  hop_header h[HOP_RPC_MAX_REPLY_HEADERS + 8];
   size_t nh = 0;
-  for (size_t i = 0; i < nextra && nh < 3; i++) h[nh++] = extra[i];
+  for (size_t i = 0; i < nextra; i++) h[nh++] = extra[i];
   int compressed = 0;
   if (code == HOP_CODE_OK && gzip_out && len >= rs->cfg.compress_min_bytes &&
       hop_gzip_compress(msg, len, &zbuf) == HOP_OK) {
@@ -138,7 +139,7 @@ static void send_answer(hop_rpc_server *rs, hop_request *http, hop_rpc_protocol 
         hop_request_respond(http, 500, NULL, 0, NULL, 0, NULL, 0);
     } else {
       /* Trailers-only: the status travels in the one HEADERS frame that ends the stream. */
-      for (size_t i = 0; i < nt && nh < 8; i++) h[nh++] = t[i];
+      for (size_t i = 0; i < nt; i++) h[nh++] = t[i];
       hop_request_respond(http, 200, h, nh, NULL, 0, NULL, 0);
     }
   } else {
@@ -214,7 +215,8 @@ static void on_deadline(uv_timer_t *t) {
 }
 
 static int complete(hop_rpc_request *rq, const void *msg, size_t len, hop_code code,
-                    const char *errmsg, const hop_rpc_detail *details, size_t ndetails) {
+                    const char *errmsg, const hop_rpc_detail *details, size_t ndetails,
+                    const hop_header *md, size_t nmd) {
   if (!rq) return HOP_EINVAL;
   int expected = 0;
   if (atomic_compare_exchange_strong(&rq->answered, &expected, 1)) {
@@ -228,7 +230,7 @@ static int complete(hop_rpc_request *rq, const void *msg, size_t len, hop_code c
     }
     count(rq->rs, code);
     send_answer(rq->rs, http, rq->protocol, rq->ctype, rq->gzip_out, msg, len, code, errmsg,
-                details, ndetails, NULL, 0);
+                details, ndetails, md, nmd);
   }
   if (rq->timer && pthread_equal(pthread_self(), rq->loop_thread)) close_timer(rq);
   rq_unref(rq);
@@ -236,13 +238,22 @@ static int complete(hop_rpc_request *rq, const void *msg, size_t len, hop_code c
 }
 
 int hop_rpc_reply(hop_rpc_request *rq, const void *msg, size_t len) {
-  return complete(rq, msg, len, HOP_CODE_OK, NULL, NULL, 0);
+  return complete(rq, msg, len, HOP_CODE_OK, NULL, NULL, 0, NULL, 0);
+}
+
+int hop_rpc_reply_md(hop_rpc_request *rq, const void *msg, size_t len, const hop_header *md,
+                     size_t nmd) {
+  if (nmd > HOP_RPC_MAX_REPLY_HEADERS || (nmd && !md)) {
+    return complete(rq, NULL, 0, HOP_CODE_INTERNAL, "too many response headers", NULL, 0, NULL,
+                    0);
+  }
+  return complete(rq, msg, len, HOP_CODE_OK, NULL, NULL, 0, md, nmd);
 }
 
 int hop_rpc_fail(hop_rpc_request *rq, hop_code code, const char *message,
                  const hop_rpc_detail *details, size_t ndetails) {
   if (code == HOP_CODE_OK || (unsigned)code > 16) code = HOP_CODE_UNKNOWN;
-  return complete(rq, NULL, 0, code, message, details, ndetails);
+  return complete(rq, NULL, 0, code, message, details, ndetails, NULL, 0);
 }
 
 /* ---- accessors ---- */

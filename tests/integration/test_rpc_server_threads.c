@@ -59,7 +59,8 @@ static void *work(void *arg) {
       hop_rpc_detail d = {"t.Why", 5, (const uint8_t *)"because", 7};
       hop_rpc_fail(rq, HOP_CODE_ABORTED, out, &d, 1);
     } else {
-      hop_rpc_reply(rq, out, (size_t)n);
+      hop_header md = HOP_HEADER("x-served-by", "worker");
+      hop_rpc_reply_md(rq, out, (size_t)n, &md, 1);
     }
     atomic_fetch_add(&completed, 1);
   }
@@ -129,6 +130,7 @@ static void replies_from_another_thread(void **state) {
     assert_int_equal(r.code, HOP_CODE_OK);
     assert_int_equal(r.message_len, 5);
     assert_memory_equal(r.message, "\x01x|t1", 5);
+    assert_string_equal(hop_headers_get(r.headers, r.nheaders, "x-served-by", NULL), "worker");
     hop_rpc_result_free(&r);
     /* with a generous deadline: the foreign reply wins */
     call("\x01y", 2, 5000, (hop_rpc_protocol)p, &r);
