@@ -31,7 +31,7 @@ typedef struct hop_server_config {
   unsigned threads;                /* workers; 0 = number of cores */
   unsigned max_connections;        /* whole server; 10000; over it new sockets are closed at accept */
   uint32_t max_concurrent_streams; /* advertised in the first SETTINGS; 100 */
-  size_t max_header_list_size;     /* decoded bytes (name+value+32 each); 64 KiB -> 431 / RST */
+  size_t max_header_list_size;     /* decoded bytes (name+value+32 each); 64 KiB -> 431 */
   size_t max_body_size;            /* request body; 4 MiB -> 413 on HTTP/1.1, RST/413 on h2 */
   uint64_t header_timeout_ms;      /* whole request head must arrive within; 10 s */
   uint64_t body_timeout_ms;        /* whole request body must arrive within; 30 s */

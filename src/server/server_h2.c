@@ -92,12 +92,16 @@ static int on_header(nghttp2_session *session, const nghttp2_frame *frame, const
   hop_conn *c = ud;
   if (frame->hd.type != NGHTTP2_HEADERS) return 0;
   hop_h2_stream *st = get_stream(c, frame->hd.stream_id);
-  if (!st || !st->req || st->dispatched) return 0;
-  /* libnghttp2 advertises SETTINGS_MAX_HEADER_LIST_SIZE but never enforces it. */
+  if (!st || !st->req || st->dispatched || st->oversize) return 0;
+  /* libnghttp2 advertises SETTINGS_MAX_HEADER_LIST_SIZE but never enforces it. Past the cap
+   * nothing more is stored (an HPACK bomb costs no memory; the decoder still runs, as it must
+   * to keep the HPACK state) and the stream is answered 431 once its block ends. Returning
+   * NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE would instead reset it with INTERNAL_ERROR. */
   st->header_bytes += namelen + valuelen + 32;
   if (st->header_bytes > c->w->s->cfg.max_header_list_size) {
     HOP_STAT_ADD(c->w, protocol_errors, 1);
-    return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE; /* RST_STREAM(INTERNAL_ERROR) */
+    st->oversize = 1;
+    return 0;
   }
   if (frame->headers.cat != NGHTTP2_HCAT_REQUEST) return 0; /* request trailers: ignored */
   hop_request *r = st->req;
@@ -136,6 +140,10 @@ static int on_frame_recv(nghttp2_session *session, const nghttp2_frame *frame, v
   case NGHTTP2_HEADERS:
     st = get_stream(c, frame->hd.stream_id);
     if (!st || !st->req) return 0;
+    if (st->oversize) {
+      reject(c, st, 431); /* request headers or trailers over max_header_list_size */
+      return 0;
+    }
     if (frame->headers.cat == NGHTTP2_HCAT_REQUEST) {
       if (st->has_cl && st->content_length > w->s->cfg.max_body_size) {
         reject(c, st, 413);

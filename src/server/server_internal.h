@@ -117,6 +117,7 @@ struct hop_h2_stream {
   uint64_t deadline_ms;       /* request must be complete by then; 0 = none */
   uint64_t content_length;    /* declared, when has_cl */
   int has_cl, head, dispatched, rejected;
+  int oversize;               /* header list over the cap: the rest is skipped, 431 at its end */
 };
 
 enum { HOP_CONN_SNIFF = 0, HOP_CONN_H1 = 1, HOP_CONN_H2 = 2 };
