@@ -14,7 +14,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 from h2attack import (  # noqa: E402
-    ACK, CANCEL, ECHO, ENHANCE_YOUR_CALM, INTERNAL_ERROR, PING, PRIORITY, PROTOCOL_ERROR,
+    ACK, CANCEL, ECHO, ENHANCE_YOUR_CALM, GOAWAY, INTERNAL_ERROR, PING, PRIORITY, PROTOCOL_ERROR,
     SETTINGS, Prober, RawH2, Server, code_name, data_frame, expect, finish_server, frame,
     ping_frame, request_headers, rss_kb, rst_frame, run_cases, settings_frame)
 
@@ -66,70 +66,110 @@ def case_rapid_reset():
                                                                g.last_sid)
 
 
-def case_made_you_reset():
+def made_you_reset(burst, rate, flags=()):
     """A2 (CVE-2025-8671): per stream HEADERS(POST, content-length: 1) + DATA("xy",
-    END_STREAM), which makes the server reset the stream (PROTOCOL_ERROR), 20 per write, at
-    most 3000 streams / 20 s: the server's own-reset budget (200 burst, 20/s) ends the
-    connection with GOAWAY(ENHANCE_YOUR_CALM) after about 200 + 20/s resets."""
-    with Server() as srv:
+    END_STREAM), which makes the server reset the stream (PROTOCOL_ERROR). First burst-20 such
+    streams, 20 per write, waiting for their resets: each reset, no GOAWAY (under the budget);
+    then 20 per write at full speed, at most 3000 / 20 s:
+    the server's own-reset budget (|burst|, |rate|/s) ends the connection with
+    GOAWAY(ENHANCE_YOUR_CALM) after about burst + rate x elapsed resets."""
+    with Server(*flags) as srv:
         probe, c = start_attack(srv)
         hdrs = request_headers(srv.port, "POST", ECHO, [CT, ("content-length", "1")])
 
         def batch(k):  # streams 40k+1 .. 40k+39
             return b"".join(c.headers_bytes(sid, hdrs, False) + data_frame(sid, b"xy", True)
                             for sid in range(40 * k + 1, 40 * k + 40, 2))
-        n, elapsed = c.flood(batch, 20, 3000, 20)
+        below = burst // 20 - 1
+        t0 = time.time()
+        for k in range(below):  # 20 at a time: a stream counts against MCS until reset
+            c.send(batch(k))
+            c.wait(lambda f: len(c.rsts()) >= 20 * (k + 1) or f.type == GOAWAY, 2)
+        c.wait(lambda f: f.type == GOAWAY, 0.3)
+        expect(c.goaway() is None and len(c.rsts()) == 20 * below,
+               "%d bad streams (under the burst of %d): each reset, no GOAWAY: %s" %
+               (20 * below, burst, c.summary()))
+        # Full speed, but at most 60 streams awaiting their reset (MCS is 100: beyond it the
+        # library's GOAWAY(PROTOCOL_ERROR) would answer instead of the reset budget).
+        k, n = below, 0
+        while n < 3000 and time.time() - t0 < 20 and c.goaway() is None and not c.closed:
+            if 20 * k - len(c.rsts()) <= 40:
+                if not c.send(batch(k)):
+                    break
+                k, n = k + 1, n + 20
+            c.pump(0.005)
+        elapsed = time.time() - t0
         g = c.expect_goaway_close("server-sent resets", ENHANCE_YOUR_CALM)
         rsts = c.rsts()
         expect(rsts and all(f.code == PROTOCOL_ERROR for f in rsts),
                "each bad stream reset with PROTOCOL_ERROR: %s" % c.summary())
-        bound = 200 + 20 * elapsed + 60
+        bound = burst + rate * elapsed + 60
         expect(len(rsts) <= bound, "GOAWAY after <= %d server resets, got %d" %
                (bound, len(rsts)))
         probe.finish()
         finish_server(srv)
         return "%d streams sent, %d RST_STREAM(PROTOCOL_ERROR) then GOAWAY(%s) in %.2fs" % (
-            n, len(rsts), code_name(g.code), elapsed)
+            n + 20 * below, len(rsts), code_name(g.code), elapsed)
 
 
-def case_empty_data_flood():
-    """A8 (CVE-2019-9518): runs of up to 9 empty DATA broken by a 1-byte DATA are fine (Echo
-    answers); then zero-length DATA without END_STREAM one per write: GOAWAY(ENHANCE_YOUR_CALM)
-    after at most 11 consecutive empty frames (max 10)."""
-    with Server() as srv:
+def case_made_you_reset():
+    return made_you_reset(200, 20)
+
+
+def case_made_you_reset_flag():
+    return made_you_reset(60, 5, ("--max-resets-sent", "60/5"))
+
+
+def empty_data_flood(limit, flags=()):
+    """A8 (CVE-2019-9518): runs of |limit| empty DATA broken by a 1-byte DATA are fine (Echo
+    answers); then on a new stream |limit| zero-length DATA without END_STREAM: no reaction;
+    one more: GOAWAY(ENHANCE_YOUR_CALM) and close."""
+    with Server(*flags) as srv:
         probe, c = start_attack(srv)
         open_echo(c, 1)
         for _ in range(5):
-            c.send(data_frame(1, b"") * 9 + data_frame(1, b"z"))
+            c.send(data_frame(1, b"") * limit + data_frame(1, b"z"))
         c.send(data_frame(1, b"", True))
         r = c.stream_result(1, 5)
-        expect(r == ("response", 200, b"zzzzz"), "interleaved empty DATA (runs of 9) is "
-               "served: %r (%s)" % (r[:2], c.summary()))
+        expect(r == ("response", 200, b"zzzzz"), "interleaved empty DATA (runs of %d) is "
+               "served: %r (%s)" % (limit, r[:2], c.summary()))
         open_echo(c, 3)
-        sent = 0
-        for i in range(1, 201):
-            if not c.send(data_frame(3, b"")):
-                break
-            sent = i
-            c.pump(2.0 if i == 11 else 0.02)
-            if c.goaway() is not None or c.closed:
-                break
-        g = c.expect_goaway_close("empty DATA flood", (ENHANCE_YOUR_CALM, PROTOCOL_ERROR))
-        expect(sent <= 11, "GOAWAY after <= 11 empty DATA frames, %d sent" % sent)
+        c.send(data_frame(3, b"") * limit)
+        c.wait(lambda f: f.type == GOAWAY, 0.5)
+        expect(c.goaway() is None and not c.closed, "%d empty DATA in a row are allowed (%s)"
+               % (limit, c.summary()))
+        c.send(data_frame(3, b""))
+        g = c.expect_goaway_close("%d empty DATA in a row" % (limit + 1), ENHANCE_YOUR_CALM)
         probe.finish()
         finish_server(srv)
-        return "GOAWAY(%s) after %d empty DATA" % (code_name(g.code), sent)
+        return "GOAWAY(%s) after %d empty DATA" % (code_name(g.code), limit + 1)
 
 
-def control_flood(ftype, make, what):
-    """Sends |make()| frames 50 per write while reading, at most 5000 / 10 s; expects the
-    connection to end (GOAWAY(ENHANCE_YOUR_CALM) if any) after the server ACKed <= 200 of
-    them (budget 100/s; judged on ACKs, not on what was written, so a slow server under load
-    does not make it flaky)."""
-    with Server() as srv:
+def case_empty_data_flood():
+    return empty_data_flood(10)
+
+
+def case_empty_data_flood_flag():
+    return empty_data_flood(3, ("--max-empty-frames", "3"))
+
+
+def control_flood(ftype, make, what, rate=100, flags=()):
+    """First rate-10 frames in one write (with the handshake's SETTINGS, under |rate|/s): all
+    ACKed, no GOAWAY. Then 50 per write while reading, at most 5000 / 10 s: the connection ends
+    (GOAWAY(ENHANCE_YOUR_CALM) if any) after the server ACKed <= 2 x rate in all (judged on
+    ACKs, not on what was written, so a slow server under load does not make it flaky)."""
+    with Server(*flags) as srv:
         probe, c = start_attack(srv)
         c.pump(0.1)
-        base = len([f for f in c.frames if f.type == ftype and f.flags & ACK])
+
+        def acks(frames):
+            return len([f for f in frames if f.type == ftype and f.flags & ACK])
+        base = acks(c.frames)
+        c.send(make() * (rate - 10))
+        c.wait(lambda f: acks(c.frames) - base >= rate - 10 or f.type == GOAWAY, 2)
+        expect(c.goaway() is None and acks(c.frames) - base == rate - 10,
+               "%s: %d under the %d/s budget all ACKed, no GOAWAY (%s)" %
+               (what, rate - 10, rate, c.summary()))
         blob = make() * 50
         sent, _ = c.flood(lambda k: blob, 50, 5000, 10, pause=0.002)
         g = c.wait_goaway(3)
@@ -137,14 +177,13 @@ def control_flood(ftype, make, what):
         expect(c.closed, "%s: connection ended, got %s" % (what, c.summary()))
         expect(g is None or g.code == ENHANCE_YOUR_CALM,
                "%s: GOAWAY(ENHANCE_YOUR_CALM) if any, got %s" % (what, c.summary()))
-        upto = c.frames.index(g) if g is not None else len(c.frames)
-        acks = len([f for f in c.frames[:upto] if f.type == ftype and f.flags & ACK]) - base
-        expect(acks <= 200, "%s: ended after <= 200 ACKed, got %d ACKs (%d sent)" %
-               (what, acks, sent))
+        n = acks(c.frames[:c.frames.index(g)] if g is not None else c.frames) - base
+        expect(n <= 2 * rate, "%s: ended after <= %d ACKed, got %d ACKs (%d sent)" %
+               (what, 2 * rate, n, sent + rate - 10))
         probe.finish()
         finish_server(srv)
-        return "%d sent, %d ACKed, %s" % (sent, acks, "GOAWAY(%s)" % code_name(g.code) if g
-                                           else "closed")
+        return "%d sent, %d ACKed, %s" % (sent + rate - 10, n, "GOAWAY(%s)" % code_name(g.code)
+                                           if g else "closed")
 
 
 def case_settings_flood():
@@ -155,6 +194,12 @@ def case_settings_flood():
 def case_ping_flood_reading():
     """A6 for a reading attacker: PINGs at full speed (> 100/s): GOAWAY(ENHANCE_YOUR_CALM)."""
     return control_flood(PING, lambda: ping_frame(), "PING flood")
+
+
+def case_control_flood_flag():
+    """--max-control-rate 30: PINGs past 30/s end the connection."""
+    return control_flood(PING, lambda: ping_frame(), "PING flood", 30,
+                         ("--max-control-rate", "30"))
 
 
 def case_ping_flood_not_reading():
@@ -265,9 +310,12 @@ def case_reset_flood_not_reading():
 CASES = [
     ("rapid_reset", case_rapid_reset),
     ("made_you_reset", case_made_you_reset),
+    ("made_you_reset_flag", case_made_you_reset_flag),
     ("empty_data_flood", case_empty_data_flood),
+    ("empty_data_flood_flag", case_empty_data_flood_flag),
     ("settings_flood", case_settings_flood),
     ("ping_flood_reading", case_ping_flood_reading),
+    ("control_flood_flag", case_control_flood_flag),
     ("ping_flood_not_reading", case_ping_flood_not_reading),
     ("priority_flood", case_priority_flood),
     ("reset_flood_not_reading", case_reset_flood_not_reading),
