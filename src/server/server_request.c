@@ -36,8 +36,9 @@ static void cancel_unlink(hop_request *r) {
 }
 
 static void cancel_queue(hop_request *r) {
-  if (r->cancel_queued || r->cancel_fired || !r->cancel_fn) return;
   hop_worker *w = r->w;
+  /* A finished worker already ran its last notices (and fast-forwards handler timers). */
+  if (r->cancel_queued || r->cancel_fired || !r->cancel_fn || w->finishing) return;
   r->cancel_queued = 1;
   r->cancel_prev = NULL;
   r->cancel_next = w->cancels;
