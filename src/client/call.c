@@ -165,8 +165,10 @@ void call_complete(hop_call *call, int err) {
   hop_client *c = call->client;
   if (call->state == CALL_DONE) return;
   if (call->state == CALL_QUEUED) origin_dequeue(call->origin, call);
-  else if (call->state == CALL_ACTIVE) conn_detach(call->conn, call);
-  else if (call->state == CALL_RETRY_WAIT) {
+  else if (call->state == CALL_ACTIVE) {
+    if (err == HOP_OK) call->conn->served++;
+    conn_detach(call->conn, call);
+  } else if (call->state == CALL_RETRY_WAIT) {
     ST_SUB(c, st_queued, 1);
     origin_retry_wait_remove(call->origin, call);
   }

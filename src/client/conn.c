@@ -29,6 +29,15 @@ static void dial_failed(hop_conn *conn, int err) {
   client_kick(c);
 }
 
+/* A connection that fails before it was ever usable is a failed dial: the origin backs off
+ * instead of redialling at once. */
+static void conn_fail(hop_conn *conn, int err) {
+  if (conn->state < CONN_READY && conn->state != CONN_CLOSING && !conn->client->shutting_down)
+    dial_failed(conn, err);
+  else
+    conn_close(conn, err);
+}
+
 static void on_connect(uv_connect_t *req, int status) {
   hop_conn *conn = req->data;
   hop_client *c = conn->client;
@@ -201,8 +210,8 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
     } else {
       rv = h1_on_read(conn, p, n);
     }
-    if (rv != HOP_OK) conn_close(conn, rv);
-    else if (conn->close_pending) conn_close(conn, conn->close_pending);
+    if (rv != HOP_OK) conn_fail(conn, rv);
+    else if (conn->close_pending) conn_fail(conn, conn->close_pending);
   } else if (nread < 0) {
     int err = nread == UV_EOF ? HOP_ECONNRESET : hop_err_from_uv((int)nread);
     if (err != HOP_ECONNRESET && nread != UV_EOF) err = HOP_ECONNRESET;
@@ -225,7 +234,7 @@ static void on_write(uv_write_t *req, int status) {
   free(w);
   if (conn->state == CONN_CLOSING) return;
   if (status < 0) {
-    conn_close(conn, HOP_ECONNRESET);
+    conn_fail(conn, HOP_ECONNRESET);
   } else if (conn->proto == HOP_PROTO_H2C) {
     conn_mark_dirty(conn); /* more frames may wait for the queue to drain */
   }
@@ -273,18 +282,18 @@ void conn_mark_dirty(hop_conn *conn) {
 void conn_flush(hop_conn *conn) {
   if (conn->state == CONN_CLOSING) return;
   if (conn->close_pending) {
-    conn_close(conn, conn->close_pending);
+    conn_fail(conn, conn->close_pending);
     return;
   }
   if (conn->proto != HOP_PROTO_H2C || !conn->ng) return;
   if (conn->write_pending > HOP_CONN_WRITE_HIGH_WATER) return; /* on_write re-marks us */
   int rv = h2_flush(conn);
   if (rv != HOP_OK) {
-    conn_close(conn, rv);
+    conn_fail(conn, rv);
     return;
   }
   if (conn->close_pending) {
-    conn_close(conn, conn->close_pending);
+    conn_fail(conn, conn->close_pending);
     return;
   }
   if (conn->draining && conn->nactive == 0 && !conn->goaway && conn->state == CONN_READY) {
@@ -295,8 +304,12 @@ void conn_flush(hop_conn *conn) {
     return;
   }
   if (!nghttp2_session_want_read(conn->ng) && !nghttp2_session_want_write(conn->ng) &&
-      conn->write_pending == 0)
-    conn_close(conn, conn->goaway ? HOP_EGOAWAY : HOP_ECONNRESET);
+      conn->write_pending == 0) {
+    if (conn->state < CONN_READY)
+      conn_fail(conn, HOP_EPROTO); /* the session ended before the peer's SETTINGS */
+    else
+      conn_close(conn, conn->goaway ? HOP_EGOAWAY : HOP_ECONNRESET);
+  }
 }
 
 /* ---- calls on a connection --------------------------------------------------------------------- */
@@ -333,6 +346,11 @@ void conn_close(hop_conn *conn, int err) {
   if (conn->state == CONN_CLOSING) return;
   hop_client *c = conn->client;
   hop_origin *o = conn->origin;
+  /* usable, yet it died before answering anything: back off, or a peer that accepts and
+   * hangs up would be redialled in a tight loop */
+  if (conn->state == CONN_READY && conn->served == 0 && err != HOP_OK && err != HOP_ESHUTDOWN &&
+      err != HOP_ECANCELED && !c->shutting_down)
+    origin_backoff(o);
   conn->state = CONN_CLOSING;
   if (conn->prev) conn->prev->next = conn->next;
   else o->conns = conn->next;

@@ -118,6 +118,7 @@ struct hop_conn {
   nghttp2_session *ng;
   uint32_t limit;                /* peer's MAX_CONCURRENT_STREAMS once SETTINGS arrived */
   uint32_t nactive;              /* calls attached */
+  uint64_t served;               /* calls completed with a response */
   hop_call *calls_head, *calls_tail;
   hop_call *held_head;           /* calls nghttp2 may still call back about (one ref each) */
   int ping_outstanding;

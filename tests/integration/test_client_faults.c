@@ -199,6 +199,26 @@ static void test_truncated_response_fails(void **state) {
   hop_child_stop(&ch, SIGTERM, 3000);
 }
 
+/* A peer answering with garbage fails the dial (HOP_EPROTO) and the origin backs off: no
+ * redial storm. */
+static void test_garbage_peer_fails_dial(void **state) {
+  hop_child ch;
+  assert_int_equal(tc_spawn_fault(&ch, "garbage", NULL), 0);
+  hop_client *c = h2_client(NULL);
+  char url[128];
+  snprintf(url, sizeof(url), "http://127.0.0.1:%u/echo", ch.port);
+  hop_call_opts o = {.url = url, .body = "x", .body_len = 1, .timeout_ms = 5000};
+  hop_result res;
+  assert_int_equal(hop_client_do(c, &o, &res), HOP_EPROTO);
+  usleep(100000);
+  hop_client_stats s;
+  hop_client_get_stats(c, &s);
+  assert_int_equal(s.dials_started, 1);
+  assert_int_equal(s.dials_failed, 1);
+  hop_client_free(c);
+  hop_child_stop(&ch, SIGTERM, 3000);
+}
+
 static void short_connect(hop_client_config *cfg) { cfg->connect_timeout_ms = 300; }
 
 /* D9: accepts TCP, never speaks: the handshake (first SETTINGS) timeout ends it. */
@@ -481,6 +501,7 @@ int main(void) {
       cmocka_unit_test(test_reset_not_replayed),
       cmocka_unit_test(test_truncated_response_fails),
       cmocka_unit_test(test_black_hole_times_out),
+      cmocka_unit_test(test_garbage_peer_fails_dial),
       cmocka_unit_test(test_dead_peer_ping_timeout),
       cmocka_unit_test(test_connection_refused),
       cmocka_unit_test(test_deadline_expires),

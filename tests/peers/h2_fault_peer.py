@@ -12,6 +12,7 @@ assert that each call ran exactly once. Scenarios:
   blackhole  accept TCP, never send a byte.
   stall      send SETTINGS, then never read or answer anything (no PING ACK).
   truncate   answer HEADERS (content-length 1000) + 500 bytes, then reset the TCP connection.
+  garbage    answer the preface with bytes that are neither HTTP/2 nor HTTP/1.x.
   echo       answer everything (a control).
 Responses echo the request body with status 200.
 """
@@ -44,6 +45,9 @@ class Conn:
         self.streams = {}
         self.goaway_sent = False
         self.stalled = False
+        if scenario == "garbage":
+            sock.sendall(b"\x00\x00\x04\x07\x00\x00\x00\x00\x01garbage-not-a-frame" * 4)
+            return
         if scenario not in ("blackhole",):
             cfg = h2.config.H2Configuration(client_side=False, header_encoding="utf-8")
             self.h2 = h2.connection.H2Connection(config=cfg)
