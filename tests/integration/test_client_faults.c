@@ -219,6 +219,51 @@ static void test_garbage_peer_fails_dial(void **state) {
   hop_child_stop(&ch, SIGTERM, 3000);
 }
 
+static void small_headers(hop_client_config *cfg) { cfg->max_response_headers = 1024; }
+
+/* D12: response headers over the cap fail that call (HOP_ETOOBIG); the connection lives on. */
+static void test_response_header_cap_h2(void **state) {
+  hop_child ch;
+  assert_int_equal(tc_spawn_fault(&ch, "bigheader", NULL), 0);
+  hop_client *c = h2_client(small_headers);
+  char url[128];
+  snprintf(url, sizeof(url), "http://127.0.0.1:%u/echo", ch.port);
+  hop_header big[] = {HOP_HEADER("x-id", "big1")};
+  hop_call_opts o = {.url = url, .headers = big, .nheaders = 1, .body = "x", .body_len = 1,
+                     .timeout_ms = 5000};
+  hop_result res;
+  assert_int_equal(hop_client_do(c, &o, &res), HOP_ETOOBIG);
+  hop_header small[] = {HOP_HEADER("x-id", "small1")};
+  o.headers = small;
+  assert_int_equal(hop_client_do(c, &o, &res), HOP_OK);
+  assert_int_equal(res.status, 200);
+  hop_result_free(&res);
+  hop_client_stats s;
+  hop_client_get_stats(c, &s);
+  assert_int_equal(s.dials_started, 1);
+  hop_client_free(c);
+  hop_child_stop(&ch, SIGTERM, 3000);
+}
+
+/* D12: a CONTINUATION flood trips libnghttp2's max_continuations: the call fails cleanly. */
+static void test_continuation_flood(void **state) {
+  hop_child ch;
+  assert_int_equal(tc_spawn_fault(&ch, "continuation", NULL), 0);
+  hop_client *c = h2_client(NULL);
+  char url[128];
+  snprintf(url, sizeof(url), "http://127.0.0.1:%u/echo", ch.port);
+  hop_header hs[] = {HOP_HEADER("x-id", "c1")};
+  hop_call_opts o = {.url = url, .headers = hs, .nheaders = 1, .body = "x", .body_len = 1,
+                     .timeout_ms = 5000};
+  hop_result res;
+  long t0 = tc_now_ms();
+  int rv = hop_client_do(c, &o, &res);
+  assert_int_equal(rv, HOP_EPROTO);
+  assert_true(tc_now_ms() - t0 < 2000);
+  hop_client_free(c);
+  hop_child_stop(&ch, SIGTERM, 3000);
+}
+
 static void short_connect(hop_client_config *cfg) { cfg->connect_timeout_ms = 300; }
 
 /* D9: accepts TCP, never speaks: the handshake (first SETTINGS) timeout ends it. */
@@ -502,6 +547,8 @@ int main(void) {
       cmocka_unit_test(test_truncated_response_fails),
       cmocka_unit_test(test_black_hole_times_out),
       cmocka_unit_test(test_garbage_peer_fails_dial),
+      cmocka_unit_test(test_response_header_cap_h2),
+      cmocka_unit_test(test_continuation_flood),
       cmocka_unit_test(test_dead_peer_ping_timeout),
       cmocka_unit_test(test_connection_refused),
       cmocka_unit_test(test_deadline_expires),

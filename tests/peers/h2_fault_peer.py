@@ -13,6 +13,9 @@ assert that each call ran exactly once. Scenarios:
   stall      send SETTINGS, then never read or answer anything (no PING ACK).
   truncate   answer HEADERS (content-length 1000) + 500 bytes, then reset the TCP connection.
   garbage    answer the preface with bytes that are neither HTTP/2 nor HTTP/1.x.
+  bigheader  x-id starting with "big": a 4000-byte response header (ignoring the client's
+             SETTINGS_MAX_HEADER_LIST_SIZE); other requests: normal answers.
+  continuation  answer with HEADERS without END_HEADERS and 100 CONTINUATION frames.
   echo       answer everything (a control).
 Responses echo the request body with status 200.
 """
@@ -24,7 +27,7 @@ import sys
 import h2.config
 import h2.connection
 import h2.events
-from hyperframe.frame import GoAwayFrame
+from hyperframe.frame import ContinuationFrame, GoAwayFrame, HeadersFrame
 
 scenario = sys.argv[1]
 logpath = sys.argv[2] if len(sys.argv) > 2 else "-"
@@ -98,6 +101,25 @@ def handle_ready(c, ready):
             c.flush()
             c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             return "close"
+        if scenario == "bigheader" and xid.startswith("big"):
+            log(c.idx, xid)
+            c.h2.send_headers(sid, [(":status", "200"), ("x-big", "b" * 4000)], end_stream=True)
+            continue
+        if scenario == "continuation":
+            log(c.idx, xid)
+            c.flush()
+            block = c.h2.encoder.encode([(":status", "200")] +
+                                        [(f"x-h{i}", "v" * 20) for i in range(200)])
+            step = max(1, len(block) // 101)
+            parts = [block[i:i + step] for i in range(0, len(block), step)]
+            out = HeadersFrame(sid, data=parts[0]).serialize()
+            for k, part in enumerate(parts[1:]):
+                f = ContinuationFrame(sid, data=part)
+                if k == len(parts) - 2:
+                    f.flags.add("END_HEADERS")
+                out += f.serialize()
+            c.sock.sendall(out)
+            return "halfclose"
         if scenario == "goaway" and c.idx == 1:
             continue  # decided below, once enough arrived
         log(c.idx, xid)
