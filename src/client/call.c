@@ -248,7 +248,7 @@ void call_retry_or_fail(hop_call *call, int unprocessed, int err) {
   if (delay == 0) {
     call->state = CALL_NEW;
     origin_enqueue(call->origin, call, 1);
-    origin_pump(call->origin);
+    origin_schedule_pump(call->origin); /* not from inside the failing connection's callback */
     return;
   }
   call->state = CALL_RETRY_WAIT;
