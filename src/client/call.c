@@ -39,7 +39,7 @@ void hdr_list_free(hdr_list *l) {
   l->n = 0;
 }
 
-static void hdr_list_clear(hdr_list *l) {
+void hdr_list_clear(hdr_list *l) {
   hop_buf_clear(&l->strings);
   hop_buf_clear(&l->offs);
   l->n = 0;

@@ -53,6 +53,7 @@ static int on_header(nghttp2_session *s, const nghttp2_frame *f, const uint8_t *
     for (size_t i = 0; i < vl && i < 3; i++) st = st * 10 + (value[i] - '0');
     call->status = st;
     call->in_trailers = 0;
+    hdr_list_clear(&call->headers_in); /* an interim (1xx) block's fields are not the answer's */
     return 0;
   }
   if (nl > 0 && name[0] == ':') return 0;

@@ -221,6 +221,7 @@ void call_on_start(hop_call *call);              /* loop thread: route into its 
 void call_on_cancel(hop_call *call, int err);    /* loop thread */
 int hdr_list_add(hdr_list *l, const char *n, size_t nl, const char *v, size_t vl);
 void hdr_list_free(hdr_list *l);
+void hdr_list_clear(hdr_list *l);
 void call_unref(hop_call *call);
 
 /* origin.c */
