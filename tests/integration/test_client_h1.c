@@ -150,6 +150,33 @@ static void test_auto_against_h2_peer(void **state) {
   hop_child_stop(&ch, SIGTERM, 5000);
 }
 
+/* max_conns_per_origin caps open HTTP/1.1 connections: 200 callers share 4 of them. */
+static void test_h1_conn_cap(void **state) {
+  hop_child ch;
+  assert_int_equal(spawn_serve(&ch, "100"), 0);
+  hop_client_config cfg;
+  hop_client_config_init(&cfg);
+  cfg.http = HOP_HTTP_H1;
+  cfg.max_conns_per_origin = 4;
+  hop_client *c = NULL;
+  assert_int_equal(hop_client_new(&c, &cfg), HOP_OK);
+  char url[128];
+  snprintf(url, sizeof(url), "http://127.0.0.1:%u" ECHO_PATH, ch.port);
+  uint8_t *body = pattern(100);
+  tc_load l = {.c = c, .total = tc_sanitize() ? 400 : 2000, .conc = 200};
+  l.opts = (hop_call_opts){.url = url, .body = body, .body_len = 100, .timeout_ms = 20000};
+  assert_int_equal(tc_load_run(&l, 60000), 0);
+  assert_int_equal(l.ok, l.total);
+  hop_client_stats s;
+  hop_client_get_stats(c, &s);
+  assert_int_equal(s.dials_started, 4);
+  assert_int_equal(s.conns_open_h1, 4);
+  tc_load_destroy(&l);
+  free(body);
+  hop_client_free(c);
+  hop_child_stop(&ch, SIGTERM, 5000);
+}
+
 /* The server closes an idle keep-alive connection: the client drops it from the pool and the
  * next call dials a fresh one, with no error. */
 static void test_h1_server_idle_close(void **state) {
@@ -184,6 +211,7 @@ int main(void) {
       cmocka_unit_test(test_auto_against_h1_only_peer),
       cmocka_unit_test(test_auto_against_h2_peer),
       cmocka_unit_test(test_h1_server_idle_close),
+      cmocka_unit_test(test_h1_conn_cap),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
