@@ -115,6 +115,7 @@ static void on_tick(uv_timer_t *t) {
   hop_client *c = t->data;
   uint64_t now = hop_now_ms();
   for (hop_origin *o = c->origins; o; o = o->next) {
+    origin_tick(o, now);
     hop_conn *conn = o->conns;
     while (conn) {
       hop_conn *next = conn->next; /* conn_tick may close it */
@@ -128,7 +129,7 @@ static void on_tick(uv_timer_t *t) {
 static uint64_t tick_interval(const hop_client_config *cfg) {
   uint64_t t = 1000;
   uint64_t v[] = {cfg->ping_interval_ms, cfg->ping_timeout_ms, cfg->idle_timeout_ms,
-                  cfg->max_conn_age_ms};
+                  cfg->max_conn_age_ms, cfg->resolve_interval_ms};
   for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++)
     if (v[i] && v[i] / 4 < t) t = v[i] / 4;
   return t < 10 ? 10 : t;

@@ -242,6 +242,7 @@ int origin_idle_put(hop_origin *o, hop_conn *conn); /* 0 kept idle, else caller 
 void origin_retry_wait_add(hop_origin *o, hop_call *call);
 void origin_retry_wait_remove(hop_origin *o, hop_call *call);
 void origin_backoff(hop_origin *o);
+void origin_tick(hop_origin *o, uint64_t now_ms); /* periodic re-resolve */
 void conn_list_push(hop_conn *conn, hop_call *call);
 void conn_list_remove(hop_conn *conn, hop_call *call);
 

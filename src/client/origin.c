@@ -157,6 +157,37 @@ void origin_backoff(hop_origin *o) {
   o->backoff_until_ms = hop_now_ms() + ceil / 2 + hop_rand_below(ceil / 2 + 1);
 }
 
+static int same_host(const struct sockaddr_storage *a, const struct sockaddr_storage *b) {
+  if (a->ss_family != b->ss_family) return 0;
+  if (a->ss_family == AF_INET)
+    return memcmp(&((const struct sockaddr_in *)a)->sin_addr,
+                  &((const struct sockaddr_in *)b)->sin_addr, sizeof(struct in_addr)) == 0;
+  if (a->ss_family == AF_INET6)
+    return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
+                  &((const struct sockaddr_in6 *)b)->sin6_addr, sizeof(struct in6_addr)) == 0;
+  return 0;
+}
+
+/* An address left the name (a pod of a headless service went away): its connections take
+ * no new calls and close once their calls are done, so new connections go to the rest. */
+static void drain_departed(hop_origin *o) {
+  hop_conn *k = o->conns;
+  while (k) {
+    hop_conn *next = k->next; /* closing an idle connection unlinks it */
+    int kept = 0;
+    for (size_t i = 0; i < o->naddrs && !kept; i++) kept = same_host(&k->addr, &o->addrs[i]);
+    if (!kept && k->state != CONN_CLOSING && !k->draining) {
+      char a[64];
+      hop_addr_format(&k->addr, a, sizeof(a));
+      hop_log_info("client: %s no longer resolves to %s; draining its connection", o->host, a);
+      k->draining = 1;
+      if (k->state < CONN_READY || (k->proto == HOP_PROTO_H1 && k->h1_idle)) conn_close(k, HOP_OK);
+      else conn_mark_dirty(k); /* h2: GOAWAY and close once idle; h1: close after the call */
+    }
+    k = next;
+  }
+}
+
 static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res) {
   hop_origin *o = req->data;
   hop_client *c = o->client;
@@ -169,6 +200,7 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
       o->addrs = v;
       o->naddrs = (size_t)n;
       o->resolved_ms = hop_now_ms();
+      drain_departed(o);
     } else if (o->naddrs == 0) {
       hop_log_info("client: resolving %s failed: %s", o->host, status ? uv_strerror(status) : "no address");
       origin_backoff(o);
@@ -199,6 +231,15 @@ static void resolve_start(hop_origin *o) {
   }
   o->resolving = 1;
   c->open_handles++;
+}
+
+/* From the client's tick: an origin in use resolves its name again every
+ * resolve_interval_ms in the background, so a changed address list is known before the
+ * next dial needs it (not only after a dial with the stale list). */
+void origin_tick(hop_origin *o, uint64_t now_ms) {
+  uint64_t every = o->client->cfg.resolve_interval_ms;
+  if (!every || o->numeric || o->naddrs == 0 || (!o->conns && !o->q_head)) return;
+  if (now_ms - o->resolved_ms >= every) resolve_start(o);
 }
 
 /* ---- dial accounting ----------------------------------------------------------------------- */
