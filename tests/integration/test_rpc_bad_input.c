@@ -32,19 +32,24 @@ static int setup(void **state) {
   hop_server_config cfg;
   hop_server_config_init(&cfg);
   cfg.threads = 1;
-  if (hop_server_new(&srv, &cfg)) return -1;
-  if (hop_rpc_server_new(&rs, srv, NULL) || tsv_register(rs)) return -1;
-  if (hop_server_start(srv)) return -1;
+  if (hop_server_new(&srv, &cfg))
+    return -1;
+  if (hop_rpc_server_new(&rs, srv, NULL) || tsv_register(rs))
+    return -1;
+  if (hop_server_start(srv))
+    return -1;
   snprintf(base, sizeof(base), "http://127.0.0.1:%u", hop_server_port(srv));
   hop_client_config cc;
   hop_client_config_init(&cc);
   cc.http = HOP_HTTP_H1;
   cc.max_conns_per_origin = 1;
   cc.strict_max_conns = 1;
-  if (hop_client_new(&c_h1, &cc)) return -1;
+  if (hop_client_new(&c_h1, &cc))
+    return -1;
   hop_client_config_init(&cc);
   cc.http = HOP_HTTP_H2C;
-  if (hop_client_new(&c_h2, &cc)) return -1;
+  if (hop_client_new(&c_h2, &cc))
+    return -1;
   return 0;
 }
 
@@ -59,12 +64,17 @@ static int teardown(void **state) {
 }
 
 /* One raw HTTP call; |hdrs| is "name\0value\0" pairs ending with "\0". */
-static void raw(hop_client *c, const char *method, const char *path, const hop_header *h,
-                size_t nh, const void *body, size_t len, hop_result *res) {
+static void raw(hop_client *c, const char *method, const char *path, const hop_header *h, size_t nh,
+                const void *body, size_t len, hop_result *res) {
   char url[256];
   snprintf(url, sizeof(url), "%s%s", base, path);
-  hop_call_opts o = {.method = method, .url = url, .headers = h, .nheaders = nh, .body = body,
-                     .body_len = len, .timeout_ms = 10000};
+  hop_call_opts o = {.method = method,
+                     .url = url,
+                     .headers = h,
+                     .nheaders = nh,
+                     .body = body,
+                     .body_len = len,
+                     .timeout_ms = 10000};
   memset(res, 0, sizeof(*res));
   assert_int_equal(hop_client_do(c, &o, res), HOP_OK);
 }
@@ -111,6 +121,31 @@ static void expect_grpc(const hop_result *r, hop_code code, const char *needle) 
   hop_rpc_err_data_free(&e);
 }
 
+/* One bad request: asserts its Connect error (or, with code < 0, only the HTTP status), then
+ * that the server still answers a good call. */
+static void bad_connect(hop_client *c, const char *method, const char *path, const hop_header *h,
+                        size_t nh, const void *body, size_t len, int status, int code,
+                        const char *needle) {
+  hop_result r;
+  raw(c, method, path, h, nh, body, len, &r);
+  if (code >= 0)
+    expect_connect(&r, status, (hop_code)code, needle);
+  else
+    assert_int_equal(r.status, status);
+  hop_result_free(&r);
+  still_serving(c);
+}
+
+/* One bad gRPC request: asserts its trailers-only error, then a good call. */
+static void bad_grpc(hop_client *c, const char *path, const hop_header *h, size_t nh,
+                     const void *body, size_t len, hop_code code, const char *needle) {
+  hop_result r;
+  raw(c, "POST", path, h, nh, body, len, &r);
+  expect_grpc(&r, code, needle);
+  hop_result_free(&r);
+  still_serving(c);
+}
+
 static void connect_bad_input(void **state) {
   hop_client *clients[2] = {c_h1, c_h2};
   for (int ci = 0; ci < 2; ci++) {
@@ -118,31 +153,23 @@ static void connect_bad_input(void **state) {
     hop_result r;
     hop_header json[] = {HOP_HEADER("content-type", "application/json")};
     /* invalid JSON */
-    raw(c, "POST", TESTSVC "Echo", json, 1, "{\"text\":", 8, &r);
-    expect_connect(&r, 400, HOP_CODE_INVALID_ARGUMENT, "invalid JSON message at byte 8");
-    hop_result_free(&r);
-    still_serving(c);
+    bad_connect(c, "POST", TESTSVC "Echo", json, 1, "{\"text\":", 8, 400, HOP_CODE_INVALID_ARGUMENT,
+                "invalid JSON message at byte 8");
     /* non-numeric timeout */
     hop_header badto[] = {HOP_HEADER("content-type", "application/json"),
                           HOP_HEADER("connect-timeout-ms", "soon")};
-    raw(c, "POST", TESTSVC "Echo", badto, 2, "{}", 2, &r);
-    expect_connect(&r, 400, HOP_CODE_INVALID_ARGUMENT, "invalid connect-timeout-ms \"soon\"");
-    hop_result_free(&r);
-    still_serving(c);
+    bad_connect(c, "POST", TESTSVC "Echo", badto, 2, "{}", 2, 400, HOP_CODE_INVALID_ARGUMENT,
+                "invalid connect-timeout-ms \"soon\"");
     /* too many digits */
     hop_header longto[] = {HOP_HEADER("content-type", "application/json"),
                            HOP_HEADER("connect-timeout-ms", "12345678901")};
-    raw(c, "POST", TESTSVC "Echo", longto, 2, "{}", 2, &r);
-    expect_connect(&r, 400, HOP_CODE_INVALID_ARGUMENT, "connect-timeout-ms");
-    hop_result_free(&r);
-    still_serving(c);
+    bad_connect(c, "POST", TESTSVC "Echo", longto, 2, "{}", 2, 400, HOP_CODE_INVALID_ARGUMENT,
+                "connect-timeout-ms");
     /* protocol version */
     hop_header ver[] = {HOP_HEADER("content-type", "application/proto"),
                         HOP_HEADER("connect-protocol-version", "2")};
-    raw(c, "POST", TESTSVC "Echo", ver, 2, "", 0, &r);
-    expect_connect(&r, 400, HOP_CODE_INVALID_ARGUMENT, "connect-protocol-version must be \"1\"");
-    hop_result_free(&r);
-    still_serving(c);
+    bad_connect(c, "POST", TESTSVC "Echo", ver, 2, "", 0, 400, HOP_CODE_INVALID_ARGUMENT,
+                "connect-protocol-version must be \"1\"");
     /* unknown encoding */
     hop_header br[] = {HOP_HEADER("content-type", "application/proto"),
                        HOP_HEADER("content-encoding", "br")};
@@ -154,10 +181,8 @@ static void connect_bad_input(void **state) {
     /* corrupt gzip */
     hop_header gz[] = {HOP_HEADER("content-type", "application/proto"),
                        HOP_HEADER("content-encoding", "gzip")};
-    raw(c, "POST", TESTSVC "Echo", gz, 2, "not gzip at all", 15, &r);
-    expect_connect(&r, 400, HOP_CODE_INVALID_ARGUMENT, "invalid gzip");
-    hop_result_free(&r);
-    still_serving(c);
+    bad_connect(c, "POST", TESTSVC "Echo", gz, 2, "not gzip at all", 15, 400,
+                HOP_CODE_INVALID_ARGUMENT, "invalid gzip");
     /* gzip bomb: 64 MiB of zeros in ~64 KiB; stops at the 4 MiB limit */
     size_t big = 64u << 20;
     uint8_t *zeros = calloc(1, big);
@@ -165,11 +190,8 @@ static void connect_bad_input(void **state) {
     hop_buf_init(&z, big);
     assert_int_equal(hop_gzip_compress(zeros, big, &z), HOP_OK);
     free(zeros);
-    raw(c, "POST", TESTSVC "Echo", gz, 2, z.data, z.len, &r);
-    expect_connect(&r, 429, HOP_CODE_RESOURCE_EXHAUSTED,
-                   "larger than 4194304 bytes after decompression");
-    hop_result_free(&r);
-    still_serving(c);
+    bad_connect(c, "POST", TESTSVC "Echo", gz, 2, z.data, z.len, 429, HOP_CODE_RESOURCE_EXHAUSTED,
+                "larger than 4194304 bytes after decompression");
     /* a good gzip request gets a gzip answer when accepted */
     hop_buf_clear(&z);
     hop_gzip_compress("\x0a\x02ok", 4, &z);
@@ -195,22 +217,11 @@ static void connect_bad_input(void **state) {
     assert_non_null(hop_headers_get(r.headers, r.nheaders, "accept-post", NULL));
     hop_result_free(&r);
     still_serving(c);
-    raw(c, "POST", TESTSVC "Echo", NULL, 0, "hi", 2, &r);
-    assert_int_equal(r.status, 415);
-    hop_result_free(&r);
-    still_serving(c);
-    raw(c, "GET", TESTSVC "Fail?encoding=proto&message=", NULL, 0, NULL, 0, &r);
-    assert_int_equal(r.status, 405);
-    hop_result_free(&r);
-    still_serving(c);
-    raw(c, "PUT", TESTSVC "Echo", json, 1, "{}", 2, &r);
-    assert_int_equal(r.status, 405);
-    hop_result_free(&r);
-    still_serving(c);
-    raw(c, "POST", "/hopwire.test.v1.Nope/Echo", json, 1, "{}", 2, &r);
-    expect_connect(&r, 404, HOP_CODE_UNIMPLEMENTED, "unknown procedure /hopwire.test.v1.Nope/Echo");
-    hop_result_free(&r);
-    still_serving(c);
+    bad_connect(c, "POST", TESTSVC "Echo", NULL, 0, "hi", 2, 415, -1, NULL);
+    bad_connect(c, "GET", TESTSVC "Fail?encoding=proto&message=", NULL, 0, NULL, 0, 405, -1, NULL);
+    bad_connect(c, "PUT", TESTSVC "Echo", json, 1, "{}", 2, 405, -1, NULL);
+    bad_connect(c, "POST", "/hopwire.test.v1.Nope/Echo", json, 1, "{}", 2, 404,
+                HOP_CODE_UNIMPLEMENTED, "unknown procedure /hopwire.test.v1.Nope/Echo");
     /* Connect GET: base64 message, and a bad base64 */
     raw(c, "GET", TESTSVC "Echo?connect=v1&encoding=proto&base64=1&message=CgJvaw", NULL, 0, NULL,
         0, &r);
@@ -226,14 +237,9 @@ static void connect_bad_input(void **state) {
     assert_memory_equal(r.body, "{\"text\":\"a b\"}", 14);
     hop_result_free(&r);
     still_serving(c);
-    raw(c, "GET", TESTSVC "Echo?encoding=proto&base64=1&message=%%%%", NULL, 0, NULL, 0, &r);
-    expect_connect(&r, 400, HOP_CODE_INVALID_ARGUMENT, "bad base64");
-    hop_result_free(&r);
-    still_serving(c);
-    raw(c, "GET", TESTSVC "Echo?encoding=yaml&message=x", NULL, 0, NULL, 0, &r);
-    assert_int_equal(r.status, 415);
-    hop_result_free(&r);
-    still_serving(c);
+    bad_connect(c, "GET", TESTSVC "Echo?encoding=proto&base64=1&message=%%%%", NULL, 0, NULL, 0,
+                400, HOP_CODE_INVALID_ARGUMENT, "bad base64");
+    bad_connect(c, "GET", TESTSVC "Echo?encoding=yaml&message=x", NULL, 0, NULL, 0, 415, -1, NULL);
   }
 }
 
@@ -241,20 +247,16 @@ static void grpc_envelope_errors(void **state) {
   hop_result r;
   hop_header g[] = {HOP_HEADER("content-type", "application/grpc"), HOP_HEADER("te", "trailers")};
   /* truncated envelope */
-  raw(c_h2, "POST", TESTSVC "Echo", g, 2, "\0\0\0", 3, &r);
-  expect_grpc(&r, HOP_CODE_INVALID_ARGUMENT, "truncated envelope: 3 bytes");
-  hop_result_free(&r);
-  still_serving(c_h2);
+  bad_grpc(c_h2, TESTSVC "Echo", g, 2, "\0\0\0", 3, HOP_CODE_INVALID_ARGUMENT,
+           "truncated envelope: 3 bytes");
   /* length prefix larger than the body */
-  raw(c_h2, "POST", TESTSVC "Echo", g, 2, "\0\0\0\0\x0a" "abc", 8, &r);
-  expect_grpc(&r, HOP_CODE_INVALID_ARGUMENT, "length prefix says 10 bytes, 3 received");
-  hop_result_free(&r);
-  still_serving(c_h2);
+  bad_grpc(c_h2, TESTSVC "Echo", g, 2,
+           "\0\0\0\0\x0a"
+           "abc",
+           8, HOP_CODE_INVALID_ARGUMENT, "length prefix says 10 bytes, 3 received");
   /* compressed flag without an encoding */
-  raw(c_h2, "POST", TESTSVC "Echo", g, 2, "\x01\0\0\0\x01x", 6, &r);
-  expect_grpc(&r, HOP_CODE_INTERNAL, "compressed flag set but no message encoding");
-  hop_result_free(&r);
-  still_serving(c_h2);
+  bad_grpc(c_h2, TESTSVC "Echo", g, 2, "\x01\0\0\0\x01x", 6, HOP_CODE_INTERNAL,
+           "compressed flag set but no message encoding");
   /* unknown encoding */
   hop_header gbr[] = {HOP_HEADER("content-type", "application/grpc"),
                       HOP_HEADER("grpc-encoding", "br")};
@@ -264,10 +266,8 @@ static void grpc_envelope_errors(void **state) {
   hop_result_free(&r);
   still_serving(c_h2);
   /* message over the limit: refused from the prefix (5 MiB declared, 4 bytes sent) */
-  raw(c_h2, "POST", TESTSVC "Echo", g, 2, "\0\0\x50\0\0abcd", 9, &r);
-  expect_grpc(&r, HOP_CODE_RESOURCE_EXHAUSTED, "5242880 bytes exceeds the limit of 4194304");
-  hop_result_free(&r);
-  still_serving(c_h2);
+  bad_grpc(c_h2, TESTSVC "Echo", g, 2, "\0\0\x50\0\0abcd", 9, HOP_CODE_RESOURCE_EXHAUSTED,
+           "5242880 bytes exceeds the limit of 4194304");
   /* gzip bomb in an envelope */
   size_t big = 64u << 20;
   uint8_t *zeros = calloc(1, big);
@@ -279,41 +279,29 @@ static void grpc_envelope_errors(void **state) {
   hop_env_write(&env, HOP_ENV_COMPRESSED, z.data, z.len);
   hop_header ggz[] = {HOP_HEADER("content-type", "application/grpc+proto"),
                       HOP_HEADER("grpc-encoding", "gzip")};
-  raw(c_h2, "POST", TESTSVC "Echo", ggz, 2, env.data, env.len, &r);
-  expect_grpc(&r, HOP_CODE_RESOURCE_EXHAUSTED, "after decompression");
-  hop_result_free(&r);
-  still_serving(c_h2);
+  bad_grpc(c_h2, TESTSVC "Echo", ggz, 2, env.data, env.len, HOP_CODE_RESOURCE_EXHAUSTED,
+           "after decompression");
   hop_buf_free(&z);
   hop_buf_free(&env);
   still_serving(c_h2);
   /* non-numeric and unit-less grpc-timeout */
   hop_header gto[] = {HOP_HEADER("content-type", "application/grpc"),
                       HOP_HEADER("grpc-timeout", "fast")};
-  raw(c_h2, "POST", TESTSVC "Echo", gto, 2, "\0\0\0\0\0", 5, &r);
-  expect_grpc(&r, HOP_CODE_INVALID_ARGUMENT, "invalid grpc-timeout \"fast\"");
-  hop_result_free(&r);
-  still_serving(c_h2);
+  bad_grpc(c_h2, TESTSVC "Echo", gto, 2, "\0\0\0\0\0", 5, HOP_CODE_INVALID_ARGUMENT,
+           "invalid grpc-timeout \"fast\"");
   gto[1] = (hop_header)HOP_HEADER("grpc-timeout", "100");
-  raw(c_h2, "POST", TESTSVC "Echo", gto, 2, "\0\0\0\0\0", 5, &r);
-  expect_grpc(&r, HOP_CODE_INVALID_ARGUMENT, "invalid grpc-timeout");
-  hop_result_free(&r);
-  still_serving(c_h2);
+  bad_grpc(c_h2, TESTSVC "Echo", gto, 2, "\0\0\0\0\0", 5, HOP_CODE_INVALID_ARGUMENT,
+           "invalid grpc-timeout");
   /* invalid JSON inside an envelope */
   hop_header gj[] = {HOP_HEADER("content-type", "application/grpc+json")};
-  raw(c_h2, "POST", TESTSVC "Echo", gj, 1, "\0\0\0\0\x02{]", 7, &r);
-  expect_grpc(&r, HOP_CODE_INVALID_ARGUMENT, "invalid JSON message at byte 1");
-  hop_result_free(&r);
-  still_serving(c_h2);
+  bad_grpc(c_h2, TESTSVC "Echo", gj, 1, "\0\0\0\0\x02{]", 7, HOP_CODE_INVALID_ARGUMENT,
+           "invalid JSON message at byte 1");
   /* two messages in a unary request */
-  raw(c_h2, "POST", TESTSVC "Echo", g, 2, "\0\0\0\0\0\0\0\0\0\0", 10, &r);
-  expect_grpc(&r, HOP_CODE_INVALID_ARGUMENT, "more than one");
-  hop_result_free(&r);
-  still_serving(c_h2);
+  bad_grpc(c_h2, TESTSVC "Echo", g, 2, "\0\0\0\0\0\0\0\0\0\0", 10, HOP_CODE_INVALID_ARGUMENT,
+           "more than one");
   /* gRPC over HTTP/1.1 */
-  raw(c_h1, "POST", TESTSVC "Echo", g, 2, "\0\0\0\0\0", 5, &r);
-  expect_grpc(&r, HOP_CODE_UNIMPLEMENTED, "gRPC needs HTTP/2");
-  hop_result_free(&r);
-  still_serving(c_h1);
+  bad_grpc(c_h1, TESTSVC "Echo", g, 2, "\0\0\0\0\0", 5, HOP_CODE_UNIMPLEMENTED,
+           "gRPC needs HTTP/2");
   /* a good gRPC call: status in the trailers */
   raw(c_h2, "POST", TESTSVC "Echo", g, 2, "\0\0\0\0\x04\x0a\x02ok", 9, &r);
   assert_int_equal(r.status, 200);
@@ -336,7 +324,8 @@ static void grpc_web_errors(void **state) {
     uint8_t *owned, tf;
     hop_rpc_status st;
     assert_int_equal(hop_env_decode_unary(r.body, r.body_len, HOP_ENC_IDENTITY, 100, 1, &m, &ml,
-                                          &owned, &t, &tl, &tf, &st), HOP_OK);
+                                          &owned, &t, &tl, &tf, &st),
+                     HOP_OK);
     assert_null(m);
     assert_non_null(t);
     hop_hdr_list l = {0};
