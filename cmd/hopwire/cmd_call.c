@@ -37,6 +37,7 @@ static void usage(FILE *f) {
           "  -H, --header 'K: V'     extra request header (repeatable)\n"
           "      --timeout DUR       deadline, sent to the server too (default 5s; 0 = none)\n"
           "      --gzip              compress the request (any size)\n"
+          "      --get               Connect GET (message in the URL; side-effect-free methods)\n"
           "  -v, --verbose           print request and response headers and trailers on stderr\n"
           "      --help              this text\n"
           "\n"
@@ -200,6 +201,8 @@ int hop_cmd_call(int argc, char **argv) {
     } else if (!strcmp(a, "--gzip")) {
       o.gzip = 1;
       o.gzip_min_bytes = 0;
+    } else if (!strcmp(a, "--get")) {
+      o.use_get = 1;
     } else if (!strcmp(a, "--no-accept-gzip")) { /* hidden: for benchmarks */
       o.no_accept_gzip = 1;
     } else if (a[0] == '-' && strcmp(a, "-")) {
@@ -320,7 +323,9 @@ int hop_cmd_call(int argc, char **argv) {
     rc = run_load(c, &o, repeat, conc);
   } else {
     if (verbose) {
-      fprintf(stderr, "> POST %s (%s, %s, %zu bytes)\n", url, hop_rpc_protocol_name(o.protocol),
+      fprintf(stderr, "> %s %s (%s, %s, %zu bytes)\n",
+              o.use_get && o.protocol == HOP_RPC_CONNECT ? "GET" : "POST", url,
+              hop_rpc_protocol_name(o.protocol),
               o.codec == HOP_CODEC_JSON ? "json" : "proto", msg.len);
       print_headers(">", hdrs, nh);
     }

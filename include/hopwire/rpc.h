@@ -184,6 +184,9 @@ typedef struct hop_rpc_call_opts {
   int no_accept_gzip;           /* 1: do not advertise gzip for responses */
   size_t max_message_size;      /* response message cap after decompression; 4 MiB */
   int idempotent;               /* 1: replayable by the client's retry rules */
+  int use_get;                  /* Connect only: send as GET (?connect=v1&encoding=..&base64=1
+                                   &message=..), for side-effect-free procedures; implies
+                                   idempotent */
   hop_http_mode http;           /* per-call override; AUTO = the client's setting */
 } hop_rpc_call_opts;
 

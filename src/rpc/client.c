@@ -15,6 +15,7 @@
 #include "rpc/wire.h"
 
 #define HOP_RPC_MAX_METADATA 256
+#define HOP_RPC_GET_MAX_URL 8000 /* hop_url takes paths up to 8 KiB */
 
 void hop_rpc_call_opts_init(hop_rpc_call_opts *o) {
   memset(o, 0, sizeof(*o));
@@ -75,7 +76,7 @@ static int build_request(const hop_rpc_call_opts *o, rpc_req *r) {
     msg = z.data;
     len = z.len;
   }
-  int rc;
+  int rc, get = 0;
   hop_header *h = r->h;
   size_t n = 0;
   if (o->protocol == HOP_RPC_CONNECT) {
@@ -89,7 +90,32 @@ static int build_request(const hop_rpc_call_opts *o, rpc_req *r) {
       snprintf(r->timeout, sizeof(r->timeout), "%llu", (unsigned long long)ms);
       h[n++] = (hop_header){"connect-timeout-ms", 18, r->timeout, strlen(r->timeout)};
     }
-    rc = hop_buf_append(&r->body, msg, len);
+    rc = HOP_OK;
+    get = o->use_get;
+    if (get) {
+      /* The message rides in the URL, base64url without padding; no body. A URL past
+       * HOP_RPC_GET_MAX_URL falls back to POST (as connect-go does). */
+      hop_buf u;
+      hop_buf_init(&u, HOP_RPC_GET_MAX_URL);
+      rc = hop_buf_appendf(&u, "%s?connect=v1&encoding=%s&base64=1%s&message=", r->url,
+                           json ? "json" : "proto", gz ? "&compression=gzip" : "");
+      if (!rc) rc = hop_b64_encode(&u, msg, len, HOP_B64_URL, 0);
+      if (!rc) rc = hop_buf_append(&u, "", 1);
+      if (!rc) {
+        free(r->url);
+        size_t ul;
+        r->url = (char *)hop_buf_steal(&u, &ul);
+        n = 0; /* a GET carries no content headers */
+        if (!o->no_accept_gzip) h[n++] = (hop_header)HOP_HEADER("accept-encoding", "gzip");
+        if (o->timeout_ms)
+          h[n++] = (hop_header){"connect-timeout-ms", 18, r->timeout, strlen(r->timeout)};
+      } else if (rc == HOP_ETOOBIG) {
+        get = 0;
+        rc = HOP_OK;
+      }
+      hop_buf_free(&u);
+    }
+    if (!rc && !get) rc = hop_buf_append(&r->body, msg, len);
   } else {
     int web = o->protocol == HOP_RPC_GRPC_WEB;
     if (web) {
@@ -115,14 +141,14 @@ static int build_request(const hop_rpc_call_opts *o, rpc_req *r) {
   for (size_t i = 0; i < o->nmetadata; i++) h[n++] = o->metadata[i];
   r->nh = n;
   r->co = (hop_call_opts){
-      .method = "POST",
+      .method = get ? "GET" : "POST",
       .url = r->url,
       .headers = r->h,
       .nheaders = n,
       .body = r->body.data ? r->body.data : (const uint8_t *)"",
       .body_len = r->body.len,
       .timeout_ms = o->timeout_ms,
-      .replayable = o->idempotent,
+      .replayable = o->idempotent || get,
       /* gRPC needs HTTP/2: never let an AUTO client fall back to HTTP/1.1 for it */
       .http = o->protocol == HOP_RPC_GRPC && o->http == HOP_HTTP_AUTO ? HOP_HTTP_H2C : o->http,
   };

@@ -50,6 +50,9 @@ def main():
         check(rc == 0 and out == b"\x0a\x01x", "proto from stdin over gRPC")
         rc, out, _ = call(url)
         check(rc == 0 and out == b"{}", "no -d sends {} (JSON)")
+        rc, out, err = call(url, "--get", "-d", '{"text":"by get"}', "-v")
+        check(rc == 0 and out == b'{"text":"by get"}' and "> GET " in err,
+              "--get: Connect GET with the message in the URL (%r)" % err)
         # RPC errors: exit 1, 'code: message' on stderr
         rc, out, err = call(url, "-d", '{"text":')
         check(rc == 1 and out == b"" and "invalid_argument: invalid JSON message at byte 8" in err,

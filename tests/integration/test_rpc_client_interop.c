@@ -4,6 +4,7 @@
  * and without gzip. Each combination asserts: echo of a message (fields intact), all 16 error
  * codes with message and an ErrorInfo detail, deadline_exceeded against a slow method within
  * the deadline, unimplemented for an unknown procedure. Both blocking and async calls.
+ * Connect GET from the client (small messages in the URL, big ones falling back to POST).
  * ctest: RUN_SERIAL
  * ctest: TIMEOUT=240 */
 #include <setjmp.h>
@@ -261,6 +262,33 @@ static void battery(const combo *k) {
   hop_buf_free(&m);
 }
 
+/* Connect GET from the client: small messages ride in the URL, big ones fall back to POST. */
+static void connect_get(hop_client *c, const char *url, hop_rpc_codec codec) {
+  combo k = {c, url, HOP_RPC_CONNECT, codec, 0};
+  hop_buf m;
+  hop_buf_init(&m, 1 << 20);
+  uint8_t small[] = {9, 8, 7};
+  echo_msg(&m, codec, "get me", small, sizeof(small));
+  hop_rpc_call_opts o;
+  hop_rpc_result r;
+  opts_for(&k, &o, TESTSVC "Echo", &m);
+  o.use_get = 1;
+  assert_int_equal(hop_rpc_call(c, &o, &r), HOP_OK);
+  check_echo(codec, &r, "get me", small, sizeof(small));
+  hop_rpc_result_free(&r);
+  size_t big_len = 32 * 1024;
+  uint8_t *big = calloc(1, big_len);
+  hop_buf_clear(&m);
+  echo_msg(&m, codec, "too big for a URL", big, big_len);
+  opts_for(&k, &o, TESTSVC "Echo", &m);
+  o.use_get = 1;
+  assert_int_equal(hop_rpc_call(c, &o, &r), HOP_OK);
+  check_echo(codec, &r, "too big for a URL", big, big_len);
+  hop_rpc_result_free(&r);
+  free(big);
+  hop_buf_free(&m);
+}
+
 static void run_matrix(const char *url, hop_client *c, const hop_rpc_protocol *protos,
                        size_t nprotos, int json_ok) {
   for (size_t i = 0; i < nprotos; i++)
@@ -283,6 +311,8 @@ static void to_connect_node_h2(void **state) {
   snprintf(url, sizeof(url), "http://127.0.0.1:%u", start_child("connect_server.mjs", "--http", "2"));
   hop_rpc_protocol p[] = {HOP_RPC_CONNECT, HOP_RPC_GRPC, HOP_RPC_GRPC_WEB};
   run_matrix(url, c_h2, p, 3, 1);
+  connect_get(c_h2, url, HOP_CODEC_PROTO);
+  connect_get(c_h2, url, HOP_CODEC_JSON);
 }
 
 static void to_grpc_js(void **state) {
@@ -308,6 +338,19 @@ static void to_hopwire(void **state) {
   run_matrix(url, c_h1, h1p, 2, 1);
   hop_rpc_protocol h2p[] = {HOP_RPC_CONNECT, HOP_RPC_GRPC, HOP_RPC_GRPC_WEB};
   run_matrix(url, c_h2, h2p, 3, 1);
+  connect_get(c_h1, url, HOP_CODEC_PROTO);
+  connect_get(c_h2, url, HOP_CODEC_JSON);
+  /* the GET really is a GET: a procedure with side effects refuses it */
+  hop_rpc_call_opts o;
+  hop_rpc_call_opts_init(&o);
+  o.base_url = url;
+  o.procedure = TESTSVC "Fail";
+  o.use_get = 1;
+  hop_rpc_result r;
+  assert_int_equal(hop_rpc_call(c_h2, &o, &r), HOP_OK);
+  assert_int_equal(r.http_status, 405);
+  assert_int_equal(r.code, HOP_CODE_UNKNOWN);
+  hop_rpc_result_free(&r);
   hop_server_stop(srv);
   hop_server_wait(srv);
   hop_server_free(srv);
