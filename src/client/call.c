@@ -166,7 +166,9 @@ void call_complete(hop_call *call, int err) {
   if (call->state == CALL_DONE) return;
   if (call->state == CALL_QUEUED) origin_dequeue(call->origin, call);
   else if (call->state == CALL_ACTIVE) {
-    if (err == HOP_OK) call->conn->served++;
+    /* an answer, not a connect or SETTINGS, proves the origin works: backoff resets here,
+     * or a peer that accepts and then refuses (GOAWAY) would be redialled at the base rate */
+    if (err == HOP_OK && call->conn->served++ == 0) origin_dial_ok(call->origin);
     conn_detach(call->conn, call);
   } else if (call->state == CALL_RETRY_WAIT) {
     ST_SUB(c, st_queued, 1);

@@ -23,8 +23,11 @@ static void dial_failed(hop_conn *conn, int err) {
   hop_client *c = conn->client;
   ST_ADD(c, st_dials_failed, 1);
   hop_log_info("client: dial %s:%u failed: %s", o->host, o->port, hop_strerror(err));
-  conn->draining = 1;         /* not live: the origin decides without it */
-  origin_dial_failed(o, err); /* backoff first, so closing does not redial at once */
+  conn->draining = 1; /* not live: the origin decides without it */
+  /* backoff first, so closing does not redial at once; when the origin gives up, the calls
+   * on a connection the peer refused fail with the cause too, instead of waiting for the
+   * next refusal */
+  if (origin_dial_failed(o, err) && conn->rejected) conn->fail_calls = 1;
   conn_close(conn, err);
   client_kick(c);
 }
@@ -32,7 +35,8 @@ static void dial_failed(hop_conn *conn, int err) {
 /* A connection that fails before it was ever usable is a failed dial: the origin backs off
  * instead of redialling at once. */
 static void conn_fail(hop_conn *conn, int err) {
-  if (conn->state < CONN_READY && conn->state != CONN_CLOSING && !conn->client->shutting_down)
+  if ((conn->state < CONN_READY || conn->rejected) && conn->state != CONN_CLOSING &&
+      !conn->client->shutting_down)
     dial_failed(conn, err);
   else
     conn_close(conn, err);
@@ -78,7 +82,6 @@ static void on_connect(uv_connect_t *req, int status) {
   } else {
     conn->state = CONN_READY;
     uv_timer_stop(&conn->timer);
-    origin_dial_ok(o);
     if (o->q_head) {
       hop_call *call = o->q_head;
       origin_dequeue(o, call);
@@ -348,8 +351,8 @@ void conn_close(hop_conn *conn, int err) {
   hop_origin *o = conn->origin;
   /* usable, yet it died before answering anything: back off, or a peer that accepts and
    * hangs up would be redialled in a tight loop */
-  if (conn->state == CONN_READY && conn->served == 0 && err != HOP_OK && err != HOP_ESHUTDOWN &&
-      err != HOP_ECANCELED && !c->shutting_down)
+  if (conn->state == CONN_READY && conn->served == 0 && !conn->rejected && err != HOP_OK &&
+      err != HOP_ESHUTDOWN && err != HOP_ECANCELED && !c->shutting_down)
     origin_backoff(o);
   conn->state = CONN_CLOSING;
   if (conn->prev) conn->prev->next = conn->next;
@@ -370,7 +373,8 @@ void conn_close(hop_conn *conn, int err) {
                       (conn->goaway && call->stream_id > conn->goaway_last_id);
     int e = err;
     if (conn->goaway && !unprocessed && err == HOP_ECONNRESET) e = HOP_EGOAWAY;
-    call_retry_or_fail(call, unprocessed, e);
+    if (conn->fail_calls) call_complete(call, e);
+    else call_retry_or_fail(call, unprocessed, e);
   }
   if (conn->proto == HOP_PROTO_H2C) h2_fail_calls(conn, err); /* drops nghttp2's refs */
   else hop_h1_resp_free(&conn->h1);

@@ -90,6 +90,13 @@ static int on_data_chunk(nghttp2_session *s, uint8_t flags, int32_t sid, const u
   return 0;
 }
 
+/* Whether the peer may have acted on a call here (sent, at or below its last stream id). */
+static int processed_any(const hop_conn *conn, int32_t last_id) {
+  for (const hop_call *call = conn->calls_head; call; call = call->next)
+    if (call->written && call->stream_id <= last_id) return 1;
+  return 0;
+}
+
 static int on_frame_recv(nghttp2_session *s, const nghttp2_frame *f, void *ud) {
   hop_conn *conn = CONN(ud);
   hop_client *c = conn->client;
@@ -102,7 +109,6 @@ static int on_frame_recv(nghttp2_session *s, const nghttp2_frame *f, void *ud) {
     if (conn->state == CONN_HANDSHAKE) {
       conn->state = CONN_READY;
       uv_timer_stop(&conn->timer);
-      origin_dial_ok(o);
     }
     origin_learned_limit(o, conn->limit);
     origin_pump(o);
@@ -127,7 +133,15 @@ static int on_frame_recv(nghttp2_session *s, const nghttp2_frame *f, void *ud) {
     conn->goaway_last_id = f->goaway.last_stream_id;
     conn->goaway_code = f->goaway.error_code;
     conn->draining = 1;
-    if (f->goaway.error_code != NGHTTP2_NO_ERROR) origin_backoff(o); /* don't hammer */
+    if (f->goaway.error_code != NGHTTP2_NO_ERROR) {
+      if (conn->served == 0 && !processed_any(conn, f->goaway.last_stream_id)) {
+        /* refused before it answered anything: a failed dial, closed after this read */
+        conn->rejected = 1;
+        conn->close_pending = HOP_EGOAWAY;
+      } else {
+        origin_backoff(o); /* don't hammer */
+      }
+    }
     if (f->goaway.error_code == NGHTTP2_ENHANCE_YOUR_CALM && f->goaway.opaque_data_len == 14 &&
         memcmp(f->goaway.opaque_data, "too_many_pings", 14) == 0 && c->cfg.ping_interval_ms &&
         c->cfg.ping_interval_ms < UINT64_MAX / 2)

@@ -112,6 +112,9 @@ struct hop_conn {
   int32_t goaway_last_id;
   uint32_t goaway_code;
   int close_pending;             /* close after the current callback; holds the error */
+  int rejected;                  /* GOAWAY with an error before it answered anything: the
+                                    peer refused us, so it counts as a failed dial */
+  int fail_calls;                /* close fails its calls with the cause (no retry) */
   int handles_open;
   struct sockaddr_storage addr;
   /* h2 */
@@ -230,8 +233,9 @@ void origin_enqueue(hop_origin *o, hop_call *call, int front);
 void origin_dequeue(hop_origin *o, hop_call *call);
 void origin_pump(hop_origin *o);
 void origin_schedule_pump(hop_origin *o); /* pump after the current event */
-void origin_dial_failed(hop_origin *o, int err);
-void origin_dial_ok(hop_origin *o);
+/* 1 when the origin gave up: it backs off and failed its waiting calls with |err| */
+int origin_dial_failed(hop_origin *o, int err);
+void origin_dial_ok(hop_origin *o); /* a connection answered its first call */
 void origin_learned_limit(hop_origin *o, uint32_t limit);
 void origin_learned_h1(hop_origin *o);
 int origin_effective_h2(const hop_origin *o);

@@ -244,16 +244,17 @@ void origin_tick(hop_origin *o, uint64_t now_ms) {
 
 /* ---- dial accounting ----------------------------------------------------------------------- */
 
-void origin_dial_failed(hop_origin *o, int err) {
+int origin_dial_failed(hop_origin *o, int err) {
   /* several addresses (dual stack, a headless service): try the next one before giving up */
-  if (o->naddrs > 1 && ++o->addr_failures < o->naddrs) return;
+  if (o->naddrs > 1 && ++o->addr_failures < o->naddrs) return 0;
   o->addr_failures = 0;
   origin_backoff(o);
   int live = 0;
   for (hop_conn *k = o->conns; k; k = k->next)
     if (k->state != CONN_CLOSING && !k->draining) live++;
-  /* nothing else can serve them: the waiting calls learn the cause now */
-  if (!live) fail_queue(o, err);
+  if (live) return 0;
+  fail_queue(o, err); /* nothing else can serve them: the waiting calls learn the cause now */
+  return 1;
 }
 
 void origin_dial_ok(hop_origin *o) {

@@ -101,34 +101,186 @@ static void tmp_log(char *buf, size_t len, const char *tag) {
   unlink(buf);
 }
 
-/* D1: GOAWAY with a last stream id: the unprocessed calls move to a new connection. */
-static void test_goaway_unprocessed_retried(void **state) {
-  char logf[128];
-  tmp_log(logf, sizeof(logf), "goaway");
+/* A fault peer running |scenario| (logging to |logf|) and an h2c client aimed at it. */
+typedef struct fault_env {
+  char logf[128], url[128];
   hop_child ch;
-  assert_int_equal(tc_spawn_fault(&ch, "goaway", logf), 0);
-  hop_client *c = h2_client(NULL);
-  char url[128];
-  snprintf(url, sizeof(url), "http://127.0.0.1:%u/echo", ch.port);
+  hop_client *c;
+} fault_env;
+
+static void fault_start(fault_env *e, const char *scenario, void (*tweak)(hop_client_config *)) {
+  tmp_log(e->logf, sizeof(e->logf), scenario);
+  assert_int_equal(tc_spawn_fault(&e->ch, scenario, e->logf), 0);
+  e->c = h2_client(tweak);
+  snprintf(e->url, sizeof(e->url), "http://127.0.0.1:%u/echo", e->ch.port);
+}
+
+static void fault_stop(fault_env *e) {
+  hop_client_free(e->c);
+  hop_child_stop(&e->ch, SIGTERM, 3000);
+  unlink(e->logf);
+}
+
+/* D1: GOAWAY with a last stream id: the unprocessed calls move to a new connection, each
+ * call runs exactly once. With an error code (goaway-calm: ENHANCE_YOUR_CALM) the new dial
+ * waits out the origin's backoff first; either way the connection answered streams, so it
+ * is no refused dial. */
+static void goaway_retried(const char *scenario) {
+  fault_env e;
+  fault_start(&e, scenario, NULL);
+  hop_client *c = e.c;
   cb_rec r;
   rec_init(&r);
-  start_ids(c, url, 10, 0, &r, "g"); /* not replayable: only unprocessed ones may move */
+  start_ids(c, e.url, 10, 0, &r, "g"); /* not replayable: only unprocessed ones may move */
   assert_int_equal(rec_wait(&r, 10, 10000), 0);
   assert_int_equal(r.ok, 10);
   hop_client_stats s;
   hop_client_get_stats(c, &s);
-  tc_print_stats("goaway", c);
+  tc_print_stats(scenario, c);
   assert_int_equal(s.goaways_received, 1);
   assert_true(s.retries >= 1);
   assert_int_equal(s.dials_started, 2);
+  assert_int_equal(s.dials_failed, 0);
   for (int i = 0; i < 10; i++) {
     char id[16];
     snprintf(id, sizeof(id), "g%d", i);
-    assert_int_equal(log_count(logf, id), 1); /* each ran exactly once */
+    assert_int_equal(log_count(e.logf, id), 1); /* each ran exactly once */
   }
-  hop_client_free(c);
-  hop_child_stop(&ch, SIGTERM, 3000);
-  unlink(logf);
+  fault_stop(&e);
+}
+
+static void test_goaway_unprocessed_retried(void **state) { goaway_retried("goaway"); }
+static void test_goaway_calm_unprocessed_retried(void **state) { goaway_retried("goaway-calm"); }
+
+typedef struct storm {
+  pthread_mutex_t mu;
+  int n, goaway, other, first_other;
+  long max_ms;
+} storm;
+
+typedef struct storm_call {
+  storm *st;
+  long t0;
+} storm_call;
+
+static void storm_cb(hop_call *call, int err, const hop_response *resp, void *ud) {
+  storm_call *sc = ud;
+  storm *st = sc->st;
+  pthread_mutex_lock(&st->mu);
+  st->n++;
+  if (err == HOP_EGOAWAY) {
+    st->goaway++;
+  } else {
+    st->other++;
+    if (!st->first_other) st->first_other = err ? err : -1;
+  }
+  long el = tc_now_ms() - sc->t0;
+  if (el > st->max_ms) st->max_ms = el;
+  pthread_mutex_unlock(&st->mu);
+}
+
+/* A peer that answers every connection with SETTINGS + GOAWAY(error, last 0): each such
+ * connection is a refused dial. Calls keep coming for 3 s: the origin's backoff grows
+ * (it resets only once a connection answers a call), so dials stay few; every call ends
+ * with HOP_EGOAWAY within one backoff, none hangs, nothing dials once no call waits. */
+static void goaway_storm(const char *scenario) {
+  fault_env e;
+  fault_start(&e, scenario, NULL);
+  hop_client *c = e.c;
+  enum { N = 150 };
+  static storm_call calls[N];
+  storm st = {.n = 0};
+  pthread_mutex_init(&st.mu, NULL);
+  long t0 = tc_now_ms();
+  for (int i = 0; i < N; i++) { /* one call every 20 ms */
+    long at = t0 + 20L * i;
+    while (tc_now_ms() < at) usleep(1000);
+    calls[i] = (storm_call){&st, tc_now_ms()};
+    hop_call_opts o = {.url = e.url, .body = "x", .body_len = 1, .timeout_ms = 10000};
+    assert_int_equal(hop_call_start(c, &o, storm_cb, &calls[i], NULL), HOP_OK);
+  }
+  hop_client_stats s;
+  hop_client_get_stats(c, &s);
+  uint64_t window_dials = s.dials_started;
+  long end = tc_now_ms() + 5000;
+  for (;;) {
+    pthread_mutex_lock(&st.mu);
+    int n = st.n;
+    pthread_mutex_unlock(&st.mu);
+    if (n == N || tc_now_ms() > end) break;
+    usleep(5000);
+  }
+  usleep(500000); /* nothing waits now: no more dials */
+  hop_client_get_stats(c, &s);
+  tc_print_stats(scenario, c);
+  fprintf(stderr, "[%s] window dials=%llu calls=%d goaway=%d other=%d (%s) max=%ldms\n", scenario,
+          (unsigned long long)window_dials, st.n, st.goaway, st.other,
+          hop_err_name(st.first_other), st.max_ms);
+  hop_client_stats s2;
+  usleep(300000);
+  hop_client_get_stats(c, &s2);
+  int peer_conns = log_count(e.logf, "conn");
+  fault_stop(&e); /* before asserting: a failure leaves no peer behind */
+  pthread_mutex_destroy(&st.mu);
+  assert_int_equal(st.n, N);
+  assert_int_equal(st.goaway, N);
+  /* backoff 25-50 ms doubling to a 1-2 s cap: 6 to 8 dials in 3 s (it was ~40 when every
+   * SETTINGS reset the backoff) */
+  assert_true(window_dials >= 4 && window_dials <= 10);
+  assert_true(s.dials_started <= window_dials + 2);
+  assert_int_equal(s.dials_failed, s.dials_started);
+  assert_int_equal(s.goaways_received, s.dials_started);
+  assert_int_equal(peer_conns, (int)s.dials_started);
+  assert_true(st.max_ms < 3000); /* at most one capped backoff, then the cause */
+  assert_int_equal(s.calls_queued, 0);
+  assert_int_equal(s2.dials_started, s.dials_started);
+}
+
+static void test_goaway_calm_every_conn(void **state) { goaway_storm("calm"); }
+static void test_goaway_protocol_error_every_conn(void **state) { goaway_storm("protoerr"); }
+
+static void ping_200ms(hop_client_config *cfg) {
+  cfg->ping_interval_ms = 200;
+  cfg->ping_timeout_ms = 2000;
+}
+
+/* GOAWAY(ENHANCE_YOUR_CALM, "too_many_pings") doubles the PING interval: on the next
+ * connection the first PING comes after ~400 ms of silence, not ~200. */
+static void test_too_many_pings_doubles_interval(void **state) {
+  fault_env e;
+  fault_start(&e, "pingstrike", ping_200ms);
+  hop_client *c = e.c;
+  hop_call_opts o = {.url = e.url, .body = "x", .body_len = 1, .timeout_ms = 5000};
+  hop_result res;
+  assert_int_equal(hop_client_do(c, &o, &res), HOP_OK);
+  hop_result_free(&res);
+  hop_client_stats s;
+  long end = tc_now_ms() + 3000;
+  do { /* the first PING, ~200 ms later, draws the GOAWAY */
+    usleep(20000);
+    hop_client_get_stats(c, &s);
+  } while (s.goaways_received == 0 && tc_now_ms() < end);
+  assert_int_equal(s.goaways_received, 1);
+  usleep(100000);
+  assert_int_equal(hop_client_do(c, &o, &res), HOP_OK); /* a second connection */
+  hop_result_free(&res);
+  usleep(1100000); /* two PINGs at the doubled interval */
+  hop_client_get_stats(c, &s);
+  tc_print_stats("pingstrike", c);
+  FILE *f = fopen(e.logf, "r");
+  char line[128];
+  int pings = 0, bad = 0, conn, gap;
+  while (f && fgets(line, sizeof(line), f)) {
+    if (sscanf(line, "%d ping %d", &conn, &gap) != 2) continue;
+    fprintf(stderr, "[pingstrike] conn %d: PING after %d ms of silence\n", conn, gap);
+    pings++;
+    if (conn != 2 || gap < 380 || gap >= 1000) bad++; /* 200 ms would be the old interval */
+  }
+  if (f) fclose(f);
+  fault_stop(&e);
+  assert_int_equal(s.dials_started, 2);
+  assert_true(pings >= 1 && pings <= 3);
+  assert_int_equal(bad, 0);
 }
 
 /* D3: REFUSED_STREAM is retried even for non-replayable calls. */
@@ -542,6 +694,10 @@ int main(void) {
   signal(SIGPIPE, SIG_IGN);
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_goaway_unprocessed_retried),
+      cmocka_unit_test(test_goaway_calm_unprocessed_retried),
+      cmocka_unit_test(test_goaway_calm_every_conn),
+      cmocka_unit_test(test_goaway_protocol_error_every_conn),
+      cmocka_unit_test(test_too_many_pings_doubles_interval),
       cmocka_unit_test(test_refused_stream_retried),
       cmocka_unit_test(test_reset_not_replayed),
       cmocka_unit_test(test_truncated_response_fails),

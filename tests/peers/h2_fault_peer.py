@@ -17,12 +17,21 @@ assert that each call ran exactly once. Scenarios:
              SETTINGS_MAX_HEADER_LIST_SIZE); other requests: normal answers.
   continuation  answer with HEADERS without END_HEADERS and 100 CONTINUATION frames.
   echo       answer everything (a control).
+  calm       every connection: SETTINGS, then at once GOAWAY(ENHANCE_YOUR_CALM, last 0), and
+             nothing more. Logs "CONN conn" per accepted connection.
+  protoerr   the same with GOAWAY(PROTOCOL_ERROR).
+  goaway-calm  like goaway, with GOAWAY(ENHANCE_YOUR_CALM) instead of NO_ERROR.
+  pingstrike connection 1: answers, and on the first PING sends GOAWAY(ENHANCE_YOUR_CALM,
+             "too_many_pings") and stops. Later connections answer, and log "CONN ping MS" per
+             PING: the milliseconds since the server last sent anything on that connection.
 Responses echo the request body with status 200.
 """
+import os
 import select
 import socket
 import struct
 import sys
+import time
 
 import h2.config
 import h2.connection
@@ -48,6 +57,7 @@ class Conn:
         self.streams = {}
         self.goaway_sent = False
         self.stalled = False
+        self.last_send = time.monotonic()
         if scenario == "garbage":
             sock.sendall(b"\x00\x00\x04\x07\x00\x00\x00\x00\x01garbage-not-a-frame" * 4)
             return
@@ -64,6 +74,7 @@ class Conn:
         if data:
             try:
                 self.sock.sendall(data)
+                self.last_send = time.monotonic()
             except OSError:
                 pass
 
@@ -120,18 +131,19 @@ def handle_ready(c, ready):
                 out += f.serialize()
             c.sock.sendall(out)
             return "halfclose"
-        if scenario == "goaway" and c.idx == 1:
+        if scenario in ("goaway", "goaway-calm") and c.idx == 1:
             continue  # decided below, once enough arrived
         log(c.idx, xid)
         c.respond(sid)
-    if scenario == "goaway" and c.idx == 1 and not c.goaway_sent:
+    if scenario in ("goaway", "goaway-calm") and c.idx == 1 and not c.goaway_sent:
         done = sorted(s for s, v in c.streams.items() if v["ended"])
         if len(done) >= 4:
             last = done[len(done) // 2 - 1]
             # GOAWAY first, as a draining server sends it; h2 would refuse to answer after
             # its own close_connection(), so the frame goes out raw.
             c.flush()
-            c.sock.sendall(GoAwayFrame(0, last_stream_id=last, error_code=0).serialize())
+            code = 11 if scenario == "goaway-calm" else 0
+            c.sock.sendall(GoAwayFrame(0, last_stream_id=last, error_code=code).serialize())
             c.goaway_sent = True
             for s in done:
                 if s <= last:
@@ -139,6 +151,18 @@ def handle_ready(c, ready):
                     c.respond(s)
             c.flush()
             return "halfclose"
+    return None
+
+
+def on_ping(c):
+    """pingstrike: the first connection takes offence at the client's keepalive."""
+    if c.idx == 1:
+        last = max(c.streams) if c.streams else 0
+        c.flush()
+        c.sock.sendall(GoAwayFrame(0, last_stream_id=last, error_code=11,
+                                   additional_data=b"too_many_pings").serialize())
+        return "halfclose"
+    log(c.idx, f"ping {int((time.monotonic() - c.last_send) * 1000)}")
     return None
 
 
@@ -150,13 +174,22 @@ def main():
     print(f"listening on 127.0.0.1:{srv.getsockname()[1]}", flush=True)
     conns = {}
     nconn = 0
+    parent = os.getppid()
     while True:
+        if os.getppid() != parent:
+            return  # the test died (a failed assertion): don't outlive it as an orphan
         rl, _, _ = select.select([srv] + list(conns), [], [], 1.0)
         for s in rl:
             if s is srv:
                 cs, _ = srv.accept()
                 nconn += 1
-                conns[cs] = Conn(cs, nconn)
+                c = conns[cs] = Conn(cs, nconn)
+                if scenario in ("calm", "protoerr"):
+                    log(nconn, "conn")
+                    code = 11 if scenario == "calm" else 1
+                    cs.sendall(GoAwayFrame(0, last_stream_id=0, error_code=code).serialize())
+                    cs.shutdown(socket.SHUT_WR)
+                    c.h2 = None
                 continue
             c = conns[s]
             if c.stalled:
@@ -183,7 +216,10 @@ def main():
                 del conns[s]
                 continue
             ready = []
+            action = None
             for ev in events:
+                if isinstance(ev, h2.events.PingReceived) and scenario == "pingstrike":
+                    action = on_ping(c) or action
                 if isinstance(ev, h2.events.RequestReceived):
                     c.streams[ev.stream_id] = {"headers": dict(ev.headers), "body": b"",
                                                "ended": False}
@@ -198,7 +234,8 @@ def main():
             if c.goaway_sent:
                 c.flush()
                 continue
-            action = handle_ready(c, ready)
+            if action is None:
+                action = handle_ready(c, ready)
             c.flush()
             if action == "close":
                 s.close()

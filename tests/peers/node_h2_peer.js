@@ -89,3 +89,8 @@ server.listen(0, '127.0.0.1', () => {
   process.stdout.write(`listening on 127.0.0.1:${server.address().port}\n`);
 });
 process.on('SIGTERM', () => process.exit(0));
+
+// A test that fails an assertion never stops its peer: leave with the parent, or an orphan
+// would hold ctest's output pipe open and turn a failure into a timeout.
+const parent = process.ppid;
+setInterval(() => { if (process.ppid !== parent) process.exit(0); }, 500).unref();
