@@ -57,13 +57,15 @@ static hop_header *hdr_list_view(const hdr_list *l) {
   return hs;
 }
 
-/* Owned copy: one allocation holding the array and the strings. */
-static hop_header *headers_copy(const hop_header *hs, size_t n, int lower) {
-  if (n == 0) return NULL;
+static size_t headers_size(const hop_header *hs, size_t n) {
   size_t bytes = n * sizeof(hop_header);
   for (size_t i = 0; i < n; i++) bytes += hs[i].name_len + hs[i].value_len + 2;
-  hop_header *out = malloc(bytes);
-  if (!out) return NULL;
+  return bytes;
+}
+
+/* Copies |n| headers into |out|, which holds headers_size() bytes: the array, then the
+ * strings. */
+static void headers_fill(hop_header *out, const hop_header *hs, size_t n, int lower) {
   char *p = (char *)(out + n);
   for (size_t i = 0; i < n; i++) {
     out[i].name = p;
@@ -78,18 +80,20 @@ static hop_header *headers_copy(const hop_header *hs, size_t n, int lower) {
     p += hs[i].value_len;
     *p++ = '\0';
   }
+}
+
+/* Owned copy: one allocation holding the array and the strings. */
+static hop_header *headers_copy(const hop_header *hs, size_t n, int lower) {
+  if (n == 0) return NULL;
+  hop_header *out = malloc(headers_size(hs, n));
+  if (out) headers_fill(out, hs, n, lower);
   return out;
 }
 
 /* ---- refs --------------------------------------------------------------------------------- */
 
 static void call_free(hop_call *call) {
-  free(call->method);
-  free(call->host);
-  free(call->authority);
-  free(call->path);
-  free(call->headers);
-  free(call->body);
+  /* the request (strings, headers, body) lives in the call's own block */
   hdr_list_free(&call->headers_in);
   hdr_list_free(&call->trailers_in);
   hop_buf_free(&call->resp_body);
@@ -304,11 +308,12 @@ void call_on_cancel(hop_call *call, int err) {
 
 /* ---- public API ---------------------------------------------------------------------------- */
 
-static char *dupz(const char *s) {
-  size_t n = strlen(s);
-  char *p = malloc(n + 1);
-  if (p) memcpy(p, s, n + 1);
-  return p;
+/* Copies |s| (with its NUL) to *p and advances *p. */
+static char *put_str(char **p, const char *s) {
+  size_t n = strlen(s) + 1;
+  char *out = memcpy(*p, s, n);
+  *p += n;
+  return out;
 }
 
 int hop_call_start(hop_client *c, const hop_call_opts *opts, hop_call_cb cb, void *user_data,
@@ -317,43 +322,40 @@ int hop_call_start(hop_client *c, const hop_call_opts *opts, hop_call_cb cb, voi
   if (!c || !opts || !opts->url || !cb) return HOP_EINVAL;
   if (opts->nheaders && !opts->headers) return HOP_EINVAL;
   if (opts->body_len && !opts->body) return HOP_EINVAL;
-  hop_url *u = malloc(sizeof(*u));
-  if (!u) return HOP_ENOMEM;
-  int rv = hop_url_parse(opts->url, u);
-  if (rv) {
-    free(u);
-    return rv;
-  }
+  if (opts->body_len > SIZE_MAX / 4) return HOP_ENOMEM;
+  hop_url u; /* ~8.5 KiB on the caller's stack: a heap copy per call cost more than the rest */
+  int rv = hop_url_parse(opts->url, &u);
+  if (rv) return rv;
   const char *method = opts->method ? opts->method : "POST";
   for (const char *m = method; *m; m++)
-    if (!isalpha((unsigned char)*m)) {
-      free(u);
-      return HOP_EINVAL;
-    }
-  hop_call *call = calloc(1, sizeof(*call));
-  if (!call) {
-    free(u);
-    return HOP_ENOMEM;
-  }
+    if (!isalpha((unsigned char)*m)) return HOP_EINVAL;
+  /* one block per call: the call, then its headers, body and strings (one malloc, not 8) */
+  size_t hbytes = opts->nheaders ? headers_size(opts->headers, opts->nheaders) : 0;
+  size_t off_h = (sizeof(hop_call) + 15) & ~(size_t)15;
+  size_t off_b = off_h + ((hbytes + 15) & ~(size_t)15);
+  size_t off_s = off_b + opts->body_len;
+  size_t total = off_s + strlen(method) + strlen(u.host) + strlen(u.authority) + strlen(u.path) + 4;
+  hop_call *call = malloc(total);
+  if (!call) return HOP_ENOMEM;
+  memset(call, 0, sizeof(*call));
+  char *blk = (char *)call;
   call->client = c;
-  call->method = dupz(method);
-  call->host = dupz(u->host);
-  call->authority = dupz(u->authority);
-  call->path = dupz(u->path);
-  call->port = u->port;
-  free(u);
+  char *sp = blk + off_s;
+  call->method = put_str(&sp, method);
+  call->host = put_str(&sp, u.host);
+  call->authority = put_str(&sp, u.authority);
+  call->path = put_str(&sp, u.path);
+  call->port = u.port;
   call->nheaders = opts->nheaders;
-  call->headers = headers_copy(opts->headers, opts->nheaders, 1);
+  if (opts->nheaders) {
+    call->headers = (hop_header *)(blk + off_h);
+    headers_fill(call->headers, opts->headers, opts->nheaders, 1);
+  }
   if (opts->body_len) {
-    call->body = malloc(opts->body_len);
-    if (call->body) memcpy(call->body, opts->body, opts->body_len);
+    call->body = (uint8_t *)(blk + off_b);
+    memcpy(call->body, opts->body, opts->body_len);
   }
   call->body_len = opts->body_len;
-  if (!call->method || !call->host || !call->authority || !call->path ||
-      (opts->nheaders && !call->headers) || (opts->body_len && !call->body)) {
-    call_free(call);
-    return HOP_ENOMEM;
-  }
   call->http = opts->http != HOP_HTTP_AUTO ? opts->http : c->cfg.http;
   call->replayable = opts->replayable;
   call->timeout_ms = opts->timeout_ms;
