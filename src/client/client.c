@@ -39,14 +39,6 @@ static void drain(hop_client *c) {
   if (c->in_drain) return;
   c->in_drain = 1;
   for (;;) {
-    if (c->dirty) {
-      hop_conn *conn = c->dirty;
-      c->dirty = conn->dirty_next;
-      conn->dirty_next = NULL;
-      conn->in_dirty = 0;
-      conn_flush(conn);
-      continue;
-    }
     if (c->pump_list) {
       hop_origin *o = c->pump_list;
       c->pump_list = o->pump_next;
@@ -61,6 +53,16 @@ static void drain(hop_client *c) {
       if (!c->done_head) c->done_tail = NULL;
       call->done_next = NULL;
       call_run_completion(call);
+      continue;
+    }
+    /* Flush last: completions start the next calls, and one write then carries all of
+     * their frames (flushing first cost one write() per call). */
+    if (c->dirty) {
+      hop_conn *conn = c->dirty;
+      c->dirty = conn->dirty_next;
+      conn->dirty_next = NULL;
+      conn->in_dirty = 0;
+      conn_flush(conn);
       continue;
     }
     break;
