@@ -1,7 +1,6 @@
 #include "core/url.h"
 
 #include <ctype.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -9,7 +8,9 @@
 #include "hopwire/error.h"
 
 int hop_url_parse(const char *s, hop_url *u) {
-  memset(u, 0, sizeof(*u));
+  /* Called once per client call: clear only what is read back, not the 8 KiB path. */
+  u->scheme[0] = u->host[0] = u->authority[0] = u->path[0] = '\0';
+  u->port = 0;
   if (!s) return HOP_EURL;
   if (strncasecmp(s, "https://", 8) == 0) return HOP_EUNSUPPORTED;
   if (strncasecmp(s, "http://", 7) != 0) return HOP_EURL;
@@ -29,6 +30,7 @@ int hop_url_parse(const char *s, hop_url *u) {
   size_t hl = (size_t)(host_end - host_start);
   if (hl == 0 || hl >= HOP_URL_HOST_MAX) return HOP_EURL;
   memcpy(u->host, host_start, hl);
+  u->host[hl] = '\0';
   for (size_t i = 0; i < hl; i++) {
     unsigned char c = (unsigned char)u->host[i];
     if (c <= ' ' || c == '@' || c == '/' || c >= 0x7f) return HOP_EURL;
@@ -56,15 +58,27 @@ int hop_url_parse(const char *s, hop_url *u) {
   if (pl == 0 || path[0] == '?') {
     u->path[0] = '/';
     memcpy(u->path + 1, path, pl);
+    u->path[pl + 1] = '\0';
   } else {
     memcpy(u->path, path, pl);
+    u->path[pl] = '\0';
   }
   for (char *c = u->path; *c; c++)
     if ((unsigned char)*c <= ' ' || (unsigned char)*c >= 0x7f) return HOP_EURL;
-  int v6 = strchr(u->host, ':') != NULL;
-  if (explicit_port)
-    snprintf(u->authority, sizeof(u->authority), v6 ? "[%s]:%u" : "%s:%u", u->host, u->port);
-  else
-    snprintf(u->authority, sizeof(u->authority), v6 ? "[%s]" : "%s", u->host);
+  /* authority = host[:port] as written (IPv6 in brackets); fits: host < 256, port <= 5. */
+  char *a = u->authority;
+  int v6 = memchr(u->host, ':', hl) != NULL;
+  if (v6) *a++ = '[';
+  memcpy(a, u->host, hl);
+  a += hl;
+  if (v6) *a++ = ']';
+  if (explicit_port) {
+    char digits[6];
+    int nd = 0;
+    for (unsigned v = u->port; v; v /= 10) digits[nd++] = (char)('0' + v % 10);
+    *a++ = ':';
+    while (nd) *a++ = digits[--nd];
+  }
+  *a = '\0';
   return HOP_OK;
 }

@@ -75,6 +75,11 @@ static void url_parsing(void **state) {
   assert_int_equal(hop_url_parse("http://[::1]:9/x", &u), HOP_OK);
   assert_string_equal(u.host, "::1");
   assert_string_equal(u.authority, "[::1]:9");
+  assert_int_equal(hop_url_parse("http://[::1]/x", &u), HOP_OK);
+  assert_string_equal(u.authority, "[::1]");
+  assert_int_equal(hop_url_parse("http://h.example:65535?q=1", &u), HOP_OK);
+  assert_string_equal(u.authority, "h.example:65535");
+  assert_string_equal(u.path, "/?q=1");
   assert_int_equal(hop_url_parse("http://example", &u), HOP_OK);
   assert_int_equal(u.port, 80);
   assert_string_equal(u.path, "/");
