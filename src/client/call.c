@@ -1,10 +1,13 @@
 /* hopwire client calls: start (any thread), cancel, deadline, retry, completion, and the
  * blocking wrapper. */
 #include <ctype.h>
+#include <linux/futex.h>
 #include <sched.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "client/internal.h"
@@ -421,12 +424,24 @@ void hop_call_cancel(hop_call *call) {
 
 /* ---- blocking ------------------------------------------------------------------------------ */
 
+/* A blocking caller sleeps on a futex word, not a mutex + condvar: the loop thread's wake is
+ * one store and one FUTEX_WAKE, and the woken caller never queues behind the waker's mutex.
+ * A wake that lands after the caller already returned (it saw done == 1 without sleeping)
+ * hits a dead stack word at worst: futex waiters tolerate spurious wake-ups. */
 typedef struct waiter {
-  pthread_mutex_t mu;
-  pthread_cond_t cv;
-  int done;
+  atomic_uint done;
   hop_result *res;
 } waiter;
+
+static void waiter_wait(waiter *w) {
+  while (atomic_load_explicit(&w->done, memory_order_acquire) == 0)
+    syscall(SYS_futex, &w->done, FUTEX_WAIT_PRIVATE, 0, NULL, NULL, 0);
+}
+
+static void waiter_wake(waiter *w) {
+  atomic_store_explicit(&w->done, 1, memory_order_release);
+  syscall(SYS_futex, &w->done, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+}
 
 static void do_cb(hop_call *call, int err, const hop_response *r, void *ud) {
   waiter *w = ud;
@@ -443,10 +458,7 @@ static void do_cb(hop_call *call, int err, const hop_response *r, void *ud) {
     /* the body moves: this callback is ours and the call is done with it */
     res->body = hop_buf_steal(&call->resp_body, &res->body_len);
   }
-  pthread_mutex_lock(&w->mu);
-  w->done = 1;
-  pthread_cond_signal(&w->cv);
-  pthread_mutex_unlock(&w->mu);
+  waiter_wake(w);
 }
 
 int hop_client_do(hop_client *c, const hop_call_opts *opts, hop_result *result) {
@@ -454,19 +466,11 @@ int hop_client_do(hop_client *c, const hop_call_opts *opts, hop_result *result) 
   memset(result, 0, sizeof(*result));
   if (!c) return result->err = HOP_EINVAL;
   if (client_on_loop_thread(c)) return result->err = HOP_ESTATE;
-  waiter w = {.done = 0, .res = result};
-  pthread_mutex_init(&w.mu, NULL);
-  pthread_cond_init(&w.cv, NULL);
+  waiter w = {.res = result};
+  atomic_init(&w.done, 0);
   int rv = hop_call_start(c, opts, do_cb, &w, NULL);
-  if (rv == HOP_OK) {
-    pthread_mutex_lock(&w.mu);
-    while (!w.done) pthread_cond_wait(&w.cv, &w.mu);
-    pthread_mutex_unlock(&w.mu);
-  } else {
-    result->err = rv;
-  }
-  pthread_mutex_destroy(&w.mu);
-  pthread_cond_destroy(&w.cv);
+  if (rv == HOP_OK) waiter_wait(&w);
+  else result->err = rv;
   return result->err;
 }
 
