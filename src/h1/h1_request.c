@@ -95,6 +95,12 @@ static int on_header_field(http_parser *p, const char *at, size_t len) {
     hp->head_bytes += FIELD_OVERHEAD;
     hp->last_cb = 1;
   }
+  /* Non-strict http-parser lets a space (and more) into a name: only tchar (RFC 9110 5.6.2). */
+  static const char tchar_extra[] = "!#$%&'*+-.^_`|~";
+  for (size_t i = 0; i < len; i++) {
+    unsigned char ch = (unsigned char)at[i];
+    if (!isalnum(ch) && !(ch && strchr(tchar_extra, ch))) return fail(hp, 400);
+  }
   size_t start = r->arena.len;
   if (arena_add(hp, at, len)) return 1;
   for (size_t i = start; i < r->arena.len; i++) r->arena.data[i] = (uint8_t)tolower(r->arena.data[i]);
@@ -148,11 +154,27 @@ static int on_headers_complete(http_parser *p) {
   return 0;
 }
 
+/* Checks the CRLF owed after chunk data against the bytes [at, end). */
+static int check_crlf(hop_h1_parser *hp, const char *at, const char *end) {
+  while (hp->crlf_need && at < end) {
+    if (*at++ != (hp->crlf_need == 2 ? '\r' : '\n')) return fail(hp, 400);
+    hp->crlf_need--;
+  }
+  return 0;
+}
+
 static int on_body(http_parser *p, const char *at, size_t len) {
   hop_h1_parser *hp = P(p);
   int rv = hop_buf_append(&hp->req.body, at, len);
   if (rv == HOP_ETOOBIG) return fail(hp, 413);
-  return rv ? fail(hp, 500) : 0;
+  if (rv) return fail(hp, 500);
+  /* End of a chunk's data (the parser counts it down before calling us): the next two
+   * bytes must be CRLF. Peeking is safe, the parser has not gone past |at + len| yet. */
+  if ((p->flags & F_CHUNKED) && p->content_length == 0) {
+    hp->crlf_need = 2;
+    return check_crlf(hp, at + len, hp->feed_end);
+  }
+  return 0;
 }
 
 static int on_message_complete(http_parser *p) {
@@ -184,6 +206,7 @@ static void reset_request(hop_h1_parser *hp) {
   hp->head_bytes = 0;
   hp->last_cb = 0;
   hp->cl_count = hp->te_count = hp->te_bad = 0;
+  hp->crlf_need = 0;
   hp->head_done_cb = 0;
   hp->status = 0;
   hp->state = HOP_H1_IDLE;
@@ -210,6 +233,11 @@ void hop_h1_parser_free(hop_h1_parser *hp) {
 
 size_t hop_h1_parser_feed(hop_h1_parser *hp, const char *data, size_t len) {
   if (hp->state == HOP_H1_COMPLETE || hp->state == HOP_H1_ERROR || len == 0) return 0;
+  if (hp->crlf_need && check_crlf(hp, data, data + len)) {
+    hp->state = HOP_H1_ERROR;
+    return 0;
+  }
+  hp->feed_end = data + len;
   size_t n = http_parser_execute(&hp->p, &settings, data, len);
   enum http_errno e = HTTP_PARSER_ERRNO(&hp->p);
   if (e == HPE_PAUSED) return n;

@@ -4,6 +4,8 @@
  *   - two Content-Length headers (even equal ones)    -> 400
  *   - Transfer-Encoding other than exactly "chunked"  -> 400
  *   - bad chunk sizes and any other syntax error       -> 400
+ *   - chunk data not followed by CRLF                  -> 400
+ *   - a header name with a byte outside tchar          -> 400
  *   - request head over |max_head| bytes               -> 431
  *   - body over |max_body| bytes (declared or chunked) -> 413
  * After an error the connection must be closed (the parser state is unusable).
@@ -53,6 +55,11 @@ typedef struct hop_h1_parser {
   int last_cb;     /* 0 none, 1 field, 2 value (pieces may arrive split) */
   int cl_count, te_count, te_bad;
   int head_done_cb; /* headers just completed during the last feed (Expect handling) */
+  /* Debian's http-parser is built non-strict: it takes any 2 bytes after chunk data as the
+   * CRLF. We check them ourselves: |crlf_need| bytes of "\r\n" still to see (2, 1, 0), from
+   * the end of the chunk data, possibly in the next feed. |feed_end| ends the current feed. */
+  int crlf_need;
+  const char *feed_end;
   hop_h1_request req;
 } hop_h1_parser;
 

@@ -20,10 +20,6 @@ from h2attack import (  # noqa: E402
 # Cases whose defence the server lacks today: name -> "observed vs expected" (see
 # h2attack.run_cases; HOP_HOSTILE_STRICT=1 makes them fail).
 KNOWN_FAIL = {
-    "h1_chunk_missing_crlf":
-        "observed: `5\\r\\nhelloXX0\\r\\n\\r\\n` answered 200 (body 'hello'), then the request "
-        "smuggled after it answered too (404), keep-alive; expected 400 + close. Debian's "
-        "libhttp_parser is built non-strict: any 2 bytes pass as the CRLF after chunk data",
     "h1_no_host": "observed: HTTP/1.1 request without Host answered 200, keep-alive; expected "
                   "400 + close (RFC 9112 3.2 MUST). Low risk for an RPC server",
     "h1_two_hosts": "observed: two Host fields answered 200, keep-alive; expected 400 + close "
@@ -164,6 +160,8 @@ SMUGGLING = [
      "20-hex-digit chunk size (overflow)"),
     ("h1_chunk_missing_crlf", b"Transfer-Encoding: chunked\r\n",
      b"5\r\nhelloXX0\r\n\r\n" + SMUGGLED, "chunk data without its CRLF"),
+    ("h1_chunk_cr_then_junk", b"Transfer-Encoding: chunked\r\n",
+     b"5\r\nhello\rX0\r\n\r\n" + SMUGGLED, "chunk data, then CR and a non-LF byte"),
 ]
 
 E = ECHO.encode()
@@ -199,6 +197,8 @@ BAD_REQUESTS = [
      "100 KB chunk extension"),
     ("h1_nul_in_header", b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-A: a\x00b\r\n\r\n" + SMUGGLED,
      400, "NUL in a header value"),
+    ("h1_space_in_header_name", b"GET /healthz HTTP/1.1\r\nHost: x\r\nX A: 1\r\n\r\n"
+     + SMUGGLED, 400, "a space inside a header name"),
     ("h1_bad_method", b"G@T /healthz HTTP/1.1\r\nHost: x\r\n\r\n" + SMUGGLED, (400, 405, 501),
      "method G@T"),
     ("h1_url_100k", b"GET /" + b"a" * 100000 + b" HTTP/1.1\r\nHost: x\r\n\r\n" + SMUGGLED,
