@@ -60,6 +60,8 @@ static int check_field(hop_h1_parser *hp, const hop_h1_field *f) {
     size_t i = 0;
     while (i < vl && (value[i] == ' ' || value[i] == '\t')) i++;
     if (vl - i != 7 || strncasecmp(value + i, "chunked", 7) != 0) hp->te_bad = 1;
+  } else if (!strcmp(name, "host")) {
+    hp->host_count++;
   } else if (!strcmp(name, "expect")) {
     if (!strcasecmp(value, "100-continue")) hp->req.expect_continue = 1;
   }
@@ -130,6 +132,9 @@ static int on_headers_complete(http_parser *p) {
   if (hp->req.url_len == 0) return -fail(hp, 400);
   if (hp->cl_count && hp->te_count) return -fail(hp, 400);
   if (hp->te_count > 1 || hp->te_bad) return -fail(hp, 400);
+  /* RFC 9112 3.2: exactly one Host in HTTP/1.1 (HTTP/1.0 may omit it). */
+  if (hp->host_count > 1 || (!hp->host_count && p->http_major == 1 && p->http_minor >= 1))
+    return -fail(hp, 400);
   /* The URL is the first thing in the arena (it precedes every header). */
   r->url_off = 0;
   const char *m = http_method_str((enum http_method)p->method);
@@ -205,7 +210,7 @@ static void reset_request(hop_h1_parser *hp) {
   r->expect_continue = 0;
   hp->head_bytes = 0;
   hp->last_cb = 0;
-  hp->cl_count = hp->te_count = hp->te_bad = 0;
+  hp->cl_count = hp->te_count = hp->te_bad = hp->host_count = 0;
   hp->crlf_need = 0;
   hp->head_done_cb = 0;
   hp->status = 0;

@@ -6,6 +6,7 @@
  *   - bad chunk sizes and any other syntax error       -> 400
  *   - chunk data not followed by CRLF                  -> 400
  *   - a header name with a byte outside tchar          -> 400
+ *   - HTTP/1.1 without Host, or two Host fields        -> 400 (RFC 9112 3.2)
  *   - request head over |max_head| bytes               -> 431
  *   - body over |max_body| bytes (declared or chunked) -> 413
  * After an error the connection must be closed (the parser state is unusable).
@@ -59,6 +60,7 @@ typedef struct hop_h1_parser {
    * CRLF. We check them ourselves: |crlf_need| bytes of "\r\n" still to see (2, 1, 0), from
    * the end of the chunk data, possibly in the next feed. |feed_end| ends the current feed. */
   int crlf_need;
+  int host_count;
   const char *feed_end;
   hop_h1_request req;
 } hop_h1_parser;

@@ -20,10 +20,6 @@ from h2attack import (  # noqa: E402
 # Cases whose defence the server lacks today: name -> "observed vs expected" (see
 # h2attack.run_cases; HOP_HOSTILE_STRICT=1 makes them fail).
 KNOWN_FAIL = {
-    "h1_no_host": "observed: HTTP/1.1 request without Host answered 200, keep-alive; expected "
-                  "400 + close (RFC 9112 3.2 MUST). Low risk for an RPC server",
-    "h1_two_hosts": "observed: two Host fields answered 200, keep-alive; expected 400 + close "
-                    "(RFC 9112 3.2 MUST; host confusion behind proxies)",
 }
 
 MiB = 1024  # in KiB, as /proc reports
@@ -430,11 +426,25 @@ def case_pipeline_flood_not_reading():
             worst)
 
 
+def case_http10_no_host():
+    """RFC 9112 3.2 binds HTTP/1.1 only: an HTTP/1.0 request without Host is served (200,
+    then the close HTTP/1.0 asks for)."""
+    with Server() as srv:
+        c = RawH1(srv.port)
+        c.send(b"GET /healthz HTTP/1.0\r\n\r\n")
+        r = c.read_response()
+        expect(r is not None and r[0] == 200 and r[2] == b"OK",
+               "HTTP/1.0 without Host -> 200 OK, got %r" % (r,))
+        c.close()
+        finish_server(srv)
+
+
 CASES = [
     ("h1_oversize_head", case_oversize_head),
     ("h1_oversize_body", case_oversize_body),
 ] + [(name, smuggling_case(head, body, what)) for name, head, body, what in SMUGGLING] + [
     (name, bad_request_case(raw, status, what)) for name, raw, status, what in BAD_REQUESTS] + [
+    ("h1_http10_no_host", case_http10_no_host),
     ("h1_slow_headers", case_slow_headers),
     ("h1_silent_connection", case_silent_connection),
     ("slow_body", case_slow_body),

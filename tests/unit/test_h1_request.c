@@ -51,13 +51,13 @@ static void bodies(void **state) {
   (void)state;
   hop_h1_parser hp;
   hop_h1_parser_init(&hp, 4096, 1024);
-  const char *cl = "POST /e HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello";
+  const char *cl = "POST /e HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello";
   assert_int_equal(feed(&hp, cl, 3), strlen(cl));
   assert_int_equal(hp.state, HOP_H1_COMPLETE);
   assert_int_equal(hp.req.body.len, 5);
   assert_memory_equal(hp.req.body.data, "hello", 5);
   hop_h1_parser_next(&hp);
-  const char *ch = "POST /e HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2;ext=1\r\nde\r\n0\r\nTrailer: x\r\n\r\n";
+  const char *ch = "POST /e HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2;ext=1\r\nde\r\n0\r\nTrailer: x\r\n\r\n";
   assert_int_equal(feed(&hp, ch, 2), strlen(ch));
   assert_int_equal(hp.state, HOP_H1_COMPLETE);
   assert_int_equal(hp.req.body.len, 5);
@@ -75,8 +75,8 @@ static void pipelined_stops_at_boundary(void **state) {
   (void)state;
   hop_h1_parser hp;
   hop_h1_parser_init(&hp, 4096, 1024);
-  const char *two = "POST /1 HTTP/1.1\r\nContent-Length: 2\r\n\r\nr1GET /2 HTTP/1.1\r\n\r\n";
-  size_t first = strlen("POST /1 HTTP/1.1\r\nContent-Length: 2\r\n\r\nr1");
+  const char *two = "POST /1 HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nr1GET /2 HTTP/1.1\r\nHost: x\r\n\r\n";
+  size_t first = strlen("POST /1 HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nr1");
   size_t n = hop_h1_parser_feed(&hp, two, strlen(two));
   assert_int_equal(n, first);
   assert_int_equal(hp.state, HOP_H1_COMPLETE);
@@ -92,7 +92,7 @@ static void expect_continue(void **state) {
   (void)state;
   hop_h1_parser hp;
   hop_h1_parser_init(&hp, 4096, 1024);
-  const char *h = "POST / HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\n";
+  const char *h = "POST / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\n";
   assert_int_equal(hop_h1_parser_feed(&hp, h, strlen(h)), strlen(h));
   assert_int_equal(hp.state, HOP_H1_BODY);
   assert_int_equal(hp.head_done_cb, 1);
@@ -122,27 +122,27 @@ static int status_of_step(const char *req, size_t step) {
 
 static void refusals(void **state) {
   (void)state;
-  assert_int_equal(status_of("POST / HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n", 4096, 1024), 400);
-  assert_int_equal(status_of("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n", 4096, 1024), 400);
-  assert_int_equal(status_of("POST / HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\nabc", 4096, 1024), 400);
-  assert_int_equal(status_of("POST / HTTP/1.1\r\nTransfer-Encoding: chunked, identity\r\n\r\n0\r\n\r\n", 4096, 1024), 400);
-  assert_int_equal(status_of("POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n", 4096, 1024), 400);
-  assert_int_equal(status_of("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n", 4096, 1024), 400);
-  assert_int_equal(status_of("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 4096, 1024), 400);
-  assert_int_equal(status_of("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nfffffffffffffffffffff\r\n", 4096, 1024), 400);
-  assert_int_equal(status_of("POST / HTTP/1.1\r\nContent-Length: -1\r\n\r\n", 4096, 1024), 400);
+  assert_int_equal(status_of("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n", 4096, 1024), 400);
+  assert_int_equal(status_of("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n", 4096, 1024), 400);
+  assert_int_equal(status_of("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\nabc", 4096, 1024), 400);
+  assert_int_equal(status_of("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, identity\r\n\r\n0\r\n\r\n", 4096, 1024), 400);
+  assert_int_equal(status_of("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n", 4096, 1024), 400);
+  assert_int_equal(status_of("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n", 4096, 1024), 400);
+  assert_int_equal(status_of("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 4096, 1024), 400);
+  assert_int_equal(status_of("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nfffffffffffffffffffff\r\n", 4096, 1024), 400);
+  assert_int_equal(status_of("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n", 4096, 1024), 400);
   assert_int_equal(status_of("\x01\x02 nonsense\r\n\r\n", 4096, 1024), 400);
   /* Limits. */
   char big[3000];
   memset(big, 'a', sizeof(big));
   big[sizeof(big) - 1] = 0;
   char req[3200];
-  snprintf(req, sizeof(req), "GET / HTTP/1.1\r\nX-Big: %s\r\n\r\n", big);
+  snprintf(req, sizeof(req), "GET / HTTP/1.1\r\nHost: x\r\nX-Big: %s\r\n\r\n", big);
   assert_int_equal(status_of(req, 1024, 1024), 431);
   assert_int_equal(status_of(req, 4096, 1024), 0);
-  assert_int_equal(status_of("POST / HTTP/1.1\r\nContent-Length: 2000\r\n\r\n", 4096, 1024), 413);
+  assert_int_equal(status_of("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 2000\r\n\r\n", 4096, 1024), 413);
   char chunked[1400];
-  snprintf(chunked, sizeof(chunked), "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n500\r\n%.1280s\r\n0\r\n\r\n", big);
+  snprintf(chunked, sizeof(chunked), "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n500\r\n%.1280s\r\n0\r\n\r\n", big);
   assert_int_equal(status_of(chunked, 4096, 1024), 413);
   assert_int_equal(status_of(chunked, 4096, 2048), 0);
 }
@@ -152,15 +152,18 @@ static void refusals(void **state) {
 static void non_strict_holes(void **state) {
   (void)state;
   static const char *bad[] = {
-      "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhelloXX0\r\n\r\n",
-      "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\rX0\r\n\r\n",
-      "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\n\r0\r\n\r\n",
-      "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nab\r\n3\r\ncdeXY0\r\n\r\n",
-      "GET / HTTP/1.1\r\nX A: 1\r\n\r\n",
-      "GET / HTTP/1.1\r\nX\"A: 1\r\n\r\n",
+      "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhelloXX0\r\n\r\n",
+      "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\rX0\r\n\r\n",
+      "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\n\r0\r\n\r\n",
+      "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nab\r\n3\r\ncdeXY0\r\n\r\n",
+      "GET / HTTP/1.1\r\nHost: x\r\nX A: 1\r\n\r\n",
+      "GET / HTTP/1.1\r\nHost: x\r\nX\"A: 1\r\n\r\n",
+      "GET / HTTP/1.1\r\n\r\n",                             /* no Host */
+      "GET / HTTP/1.1\r\nHost: a\r\nhost: b\r\n\r\n",   /* two */
   };
   static const char good[] =
-      "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n1\r\n!\r\n0\r\n\r\n";
+      "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n1\r\n!\r\n0\r\n\r\n";
+  assert_int_equal(status_of_step("GET / HTTP/1.0\r\n\r\n", 3), 0); /* 1.0 may omit Host */
   for (size_t step = 1; step <= 9; step++) {
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
       assert_int_equal(status_of_step(bad[i], step), 400);
