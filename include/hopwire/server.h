@@ -49,6 +49,10 @@ typedef struct hop_server_config {
   size_t max_pending_answers;      /* answers queued per worker, not yet applied; 65536 */
   uint64_t answer_wait_ms;         /* how long a full mailbox may hold the answering thread;
                                       100 ms (0 = do not wait) */
+  /* h2: request-body bytes one connection may hold buffered (streams not yet answered);
+   * 16 MiB. A DATA frame that would pass it resets its stream with REFUSED_STREAM (no
+   * handler saw it) and frees its body. 0 = no budget. Keep it >= max_body_size. */
+  size_t max_conn_body_buffer;
 } hop_server_config;
 
 /* Fills |cfg| with the defaults above. */

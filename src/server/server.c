@@ -34,6 +34,7 @@ void hop_server_config_init(hop_server_config *cfg) {
   cfg->builtin_routes = 1;
   cfg->max_pending_answers = 65536;
   cfg->answer_wait_ms = 100;
+  cfg->max_conn_body_buffer = 16 * 1024 * 1024;
 }
 
 int hop_server_new(hop_server **out, const hop_server_config *cfg) {

@@ -19,11 +19,19 @@ static void calm(hop_conn *c) {
   HOP_STAT_ADD(c->w, protocol_errors, 1);
 }
 
+/* The stream's body no longer counts toward the connection's budget (freed, answered,
+ * or the stream is gone). Idempotent. */
+static void body_release(hop_conn *c, hop_h2_stream *st) {
+  c->body_buffered -= st->body_counted;
+  st->body_counted = 0;
+}
+
 static void reject(hop_conn *c, hop_h2_stream *st, int status) {
   if (st->rejected) return;
   st->rejected = 1;
   st->deadline_ms = 0;
   if (st->req) hop_buf_free(&st->req->body);
+  body_release(c, st);
   char code[4];
   code[0] = (char)('0' + status / 100);
   code[1] = (char)('0' + status / 10 % 10);
@@ -171,9 +179,26 @@ static int on_data_chunk_recv(nghttp2_session *session, uint8_t flags, int32_t s
   hop_conn *c = ud;
   hop_h2_stream *st = get_stream(c, stream_id);
   if (!st || !st->req || st->rejected || st->dispatched) return 0;
+  size_t budget = c->w->s->cfg.max_conn_body_buffer;
+  if (budget && c->body_buffered + len > budget) {
+    /* Unfinished uploads would pin MCS x max_body per connection. No handler has seen this
+     * stream, so REFUSED_STREAM tells the client it was not processed. */
+    hop_log_debug("h2: stream %d refused: %zu body bytes buffered on the connection",
+                  (int)stream_id, c->body_buffered);
+    st->rejected = 1;
+    st->deadline_ms = 0;
+    hop_buf_free(&st->req->body);
+    body_release(c, st);
+    nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, stream_id, NGHTTP2_REFUSED_STREAM);
+    return 0;
+  }
   int rv = hop_buf_append(&st->req->body, data, len);
   if (rv == HOP_ETOOBIG) reject(c, st, 413);
   else if (rv) nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, stream_id, NGHTTP2_INTERNAL_ERROR);
+  else {
+    st->body_counted += len;
+    c->body_buffered += len;
+  }
   return 0;
 }
 
@@ -187,6 +212,7 @@ static int on_stream_close(nghttp2_session *session, int32_t stream_id, uint32_t
   if (st->next) st->next->prev = st->prev;
   c->nstreams--;
   HOP_STAT_SUB(c->w, streams_open, 1);
+  body_release(c, st);
   if (st->req) {
     if (st->dispatched) {
       hop_request_detach(st->req); /* its notice fires from the idle turn, not from here */
@@ -327,6 +353,7 @@ void hop_h2_conn_respond(hop_conn *c, hop_request *r, hop_response *resp) {
     free(resp);
     return;
   }
+  body_release(c, st);
   if (!resp) {
     nghttp2_submit_rst_stream(c->session, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_INTERNAL_ERROR);
   } else {

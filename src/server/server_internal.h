@@ -114,6 +114,7 @@ struct hop_h2_stream {
   hop_response *resp;         /* being sent */
   size_t resp_off;
   size_t header_bytes;
+  size_t body_counted;        /* request-body bytes charged to conn->body_buffered */
   uint64_t deadline_ms;       /* request must be complete by then; 0 = none */
   uint64_t content_length;    /* declared, when has_cl */
   int has_cl, head, dispatched, rejected;
@@ -142,6 +143,7 @@ struct hop_conn {
   nghttp2_session *session;
   hop_h2_stream *streams;
   size_t nstreams;
+  size_t body_buffered;    /* request bodies held for unanswered streams (budget) */
   int32_t *ready;          /* stream ids whose request is complete, to dispatch */
   size_t nready, ready_cap;
   hop_h2_flood flood;

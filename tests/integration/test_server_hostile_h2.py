@@ -15,7 +15,7 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 from h2attack import (  # noqa: E402
     CONTINUATION, ECHO, END_HEADERS, END_STREAM, ENHANCE_YOUR_CALM, FRAME_SIZE_ERROR,
-    GOAWAY, HEADERS, PROTOCOL_ERROR, REFUSED_STREAM, SETTINGS, ACK,
+    GOAWAY, HEADERS, PROTOCOL_ERROR, REFUSED_STREAM, RST_STREAM, SETTINGS, ACK,
     S_INITIAL_WINDOW_SIZE, S_MAX_CONCURRENT_STREAMS, S_MAX_HEADER_LIST_SIZE,
     S_NO_RFC7540_PRIORITIES, SANITIZE, WINDOW_UPDATE, Prober, RawH1, RawH2, Server,
     code_name, data_frame, expect, finish_server, frame, healthy, literal_inc_index,
@@ -24,11 +24,6 @@ from h2attack import (  # noqa: E402
 # Cases whose defence the server lacks today: name -> "observed vs expected". They run and
 # print xfail (HOP_HOSTILE_STRICT=1 makes them fail) so the suite stays green meanwhile.
 KNOWN_FAIL = {
-    "h2_body_memory_per_connection":
-        "proposed limit, not agreed: the server grants connection window for every buffered "
-        "body, 16 x 4 MiB unfinished uploads on one connection = RSS +64 MiB (ASan +138 MiB); "
-        "100 streams would pin 400 MiB per connection. Expected a per-connection (or global) "
-        "budget for buffered request bodies, enforced by withholding WINDOW_UPDATE",
 }
 
 CT = ("content-type", "application/proto")
@@ -411,11 +406,13 @@ def case_slow_headers():
 
 
 def case_body_memory_per_connection():
-    """Proposed bound (not in the agreed design): 16 streams each uploading just under the 4 MiB
-    body cap, never finishing, sent as fast as the server's flow-control windows allow. The
-    server should stop granting window once a per-connection budget of buffered bodies is
-    reached, so its RSS grows < 32 MiB (without such a budget: MCS x max body per connection,
-    400 MiB at the defaults)."""
+    """--max-conn-body (16 MiB by default): 16 streams each upload just under the 4 MiB body
+    cap, never finishing, as fast as the server's flow-control windows allow (64 MiB without
+    a budget; MCS x max body = 400 MiB at the defaults). Streams whose DATA would pass the
+    budget are reset with REFUSED_STREAM (not processed) and their bodies freed: RSS grows
+    < 32 MiB (release build only: ASan keeps freed memory in quarantine), the
+    surviving streams still hold <= 16 MiB and are answered (Echo of their whole body) once
+    they end, and a second connection is served meanwhile."""
     with Server() as srv:
         c = RawH2(srv.port)
         st = c.handshake()
@@ -429,16 +426,20 @@ def case_body_memory_per_connection():
         sent = {sid: 0 for sid in sids}
         chunk = b"m" * 16384
         last_progress, t0 = time.time(), time.time()
-        wu, seen = {}, 0  # window granted per stream id (0 = connection)
+        wu, seen, reset = {}, 0, {}  # window granted per stream id (0 = connection); resets
         while time.time() - last_progress < 1.0 and time.time() - t0 < 20 and not c.closed:
             for f in c.frames[seen:]:
                 if f.type == WINDOW_UPDATE:
                     inc = struct.unpack(">I", f.payload[:4])[0] & 0x7FFFFFFF
                     wu[f.sid] = wu.get(f.sid, 0) + inc
+                elif f.type == RST_STREAM:
+                    reset[f.sid] = f.code
             seen = len(c.frames)
             conn_left = 65535 + wu.get(0, 0) - sum(sent.values())
             progressed = False
             for sid in sids:
+                if sid in reset:
+                    continue
                 left = min(conn_left, init + wu.get(sid, 0) - sent[sid], want - sent[sid])
                 if left >= len(chunk):
                     c.send(data_frame(sid, chunk))
@@ -447,17 +448,38 @@ def case_body_memory_per_connection():
                     progressed = True
             if progressed:
                 last_progress = time.time()
-            if all(v >= want for v in sent.values()):
+            if all(v >= want for s, v in sent.items() if s not in reset):
                 break
             c.pump(0.002)
-        time.sleep(0.3)
+        c.pump(0.3)
+        for f in c.frames[seen:]:
+            if f.type == RST_STREAM:
+                reset[f.sid] = f.code
         grow = rss_kb(srv.pid) - rss0
         total = sum(sent.values())
+        alive = [sid for sid in sids if sid not in reset]
+        held = sum(sent[sid] for sid in alive)
+        expect(not c.closed, "attack connection still open (%s)" % c.summary())
+        expect(reset and all(code == REFUSED_STREAM for code in reset.values()),
+               "streams past the budget reset with REFUSED_STREAM, got %r" %
+               {k: code_name(v) for k, v in reset.items()})
+        expect(alive and held <= 16 * 1024 * 1024,
+               "surviving streams hold <= 16 MiB: %d streams, %d KiB" % (len(alive), held >> 10))
+        if not SANITIZE:  # ASan holds freed (and realloc'ed) buffers in its quarantine
+            expect(grow < 32 * 1024, "RSS grows < 32 MiB with %d MiB of unfinished bodies "
+                   "sent: +%d MiB" % (total >> 20, grow >> 10))
+        healthy_during(srv)
+        sid = alive[0]
+        c.send(data_frame(sid, b"", end_stream=True))
+        r = c.stream_result(sid, 10)
+        expect(r[:2] == ("response", 200) and r[2] == b"m" * sent[sid],
+               "surviving stream %d answered with its %d-byte body, got %r" %
+               (sid, sent[sid], r[:2] + (len(r[2]),) if len(r) > 2 else r))
         c.close()
-        expect(grow < 32 * 1024, "RSS grows < 32 MiB with %d MiB of unfinished bodies sent: "
-               "+%d MiB" % (total >> 20, grow >> 10))
+        healthy_during(srv)
         finish_server(srv)
-        return "%d MiB accepted, RSS +%d MiB" % (total >> 20, grow >> 10)
+        return "%d MiB sent, %d streams refused, %d kept (%d MiB), RSS +%d MiB" % (
+            total >> 20, len(reset), len(alive), held >> 20, grow >> 10)
 
 
 CASES = [
