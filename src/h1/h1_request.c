@@ -212,6 +212,8 @@ static void reset_request(hop_h1_parser *hp) {
   hp->last_cb = 0;
   hp->cl_count = hp->te_count = hp->te_bad = hp->host_count = 0;
   hp->crlf_need = 0;
+  hp->scan_prev = 0;
+  hp->scan_nl = hp->scan_token = hp->scan_done = 0;
   hp->head_done_cb = 0;
   hp->status = 0;
   hp->state = HOP_H1_IDLE;
@@ -236,9 +238,35 @@ void hop_h1_parser_free(hop_h1_parser *hp) {
   hp->req.nfields = hp->req.fields_cap = 0;
 }
 
+/* Every LF of the head must follow a CR (the parser, non-strict, takes a bare LF). Scans
+ * up to the blank line ending the head; the parser has not seen these bytes yet. */
+static int scan_head(hop_h1_parser *hp, const char *data, size_t len) {
+  for (size_t i = 0; i < len; i++) {
+    char ch = data[i];
+    if (ch == '\n') {
+      if (hp->scan_prev != '\r') return 1;
+      if (++hp->scan_nl == 2 && hp->scan_token) {
+        hp->scan_done = 1;
+        return 0;
+      }
+    } else if (ch != '\r') {
+      hp->scan_nl = 0;
+      hp->scan_token = 1;
+    }
+    hp->scan_prev = ch;
+  }
+  return 0;
+}
+
 size_t hop_h1_parser_feed(hop_h1_parser *hp, const char *data, size_t len) {
   if (hp->state == HOP_H1_COMPLETE || hp->state == HOP_H1_ERROR || len == 0) return 0;
   if (hp->crlf_need && check_crlf(hp, data, data + len)) {
+    hp->state = HOP_H1_ERROR;
+    return 0;
+  }
+  if (!hp->scan_done && (hp->state == HOP_H1_IDLE || hp->state == HOP_H1_HEAD) &&
+      scan_head(hp, data, len)) {
+    hp->status = 400;
     hp->state = HOP_H1_ERROR;
     return 0;
   }

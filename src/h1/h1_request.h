@@ -5,6 +5,7 @@
  *   - Transfer-Encoding other than exactly "chunked"  -> 400
  *   - bad chunk sizes and any other syntax error       -> 400
  *   - chunk data not followed by CRLF                  -> 400
+ *   - a bare LF line ending in the request head        -> 400
  *   - a header name with a byte outside tchar          -> 400
  *   - HTTP/1.1 without Host, or two Host fields        -> 400 (RFC 9112 3.2)
  *   - request head over |max_head| bytes               -> 431
@@ -61,6 +62,10 @@ typedef struct hop_h1_parser {
    * the end of the chunk data, possibly in the next feed. |feed_end| ends the current feed. */
   int crlf_need;
   int host_count;
+  /* Head line endings: http-parser takes a bare LF; we scan the head ourselves (last byte,
+   * LFs in a row, a non-CRLF byte seen, head end reached). */
+  char scan_prev;
+  int scan_nl, scan_token, scan_done;
   const char *feed_end;
   hop_h1_request req;
 } hop_h1_parser;

@@ -195,6 +195,8 @@ BAD_REQUESTS = [
      400, "NUL in a header value"),
     ("h1_space_in_header_name", b"GET /healthz HTTP/1.1\r\nHost: x\r\nX A: 1\r\n\r\n"
      + SMUGGLED, 400, "a space inside a header name"),
+    ("h1_bare_lf", b"GET /healthz HTTP/1.1\nHost: x\n\n" + SMUGGLED, 400,
+     "bare LF line endings in the head"),
     ("h1_bad_method", b"G@T /healthz HTTP/1.1\r\nHost: x\r\n\r\n" + SMUGGLED, (400, 405, 501),
      "method G@T"),
     ("h1_url_100k", b"GET /" + b"a" * 100000 + b" HTTP/1.1\r\nHost: x\r\n\r\n" + SMUGGLED,

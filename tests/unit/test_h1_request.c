@@ -159,6 +159,10 @@ static void non_strict_holes(void **state) {
       "GET / HTTP/1.1\r\nHost: x\r\nX A: 1\r\n\r\n",
       "GET / HTTP/1.1\r\nHost: x\r\nX\"A: 1\r\n\r\n",
       "GET / HTTP/1.1\r\n\r\n",                             /* no Host */
+      "GET / HTTP/1.1\nHost: x\r\n\r\n",                   /* bare LF */
+      "GET / HTTP/1.1\r\nHost: x\n\r\n",
+      "GET / HTTP/1.1\r\nHost: x\r\n\n",
+      "\nGET / HTTP/1.1\r\nHost: x\r\n\r\n",
       "GET / HTTP/1.1\r\nHost: a\r\nhost: b\r\n\r\n",   /* two */
   };
   static const char good[] =
