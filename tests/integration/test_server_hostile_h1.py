@@ -19,8 +19,7 @@ from h2attack import (  # noqa: E402
 
 # Cases whose defence the server lacks today: name -> "observed vs expected" (see
 # h2attack.run_cases; HOP_HOSTILE_STRICT=1 makes them fail).
-KNOWN_FAIL = {
-}
+KNOWN_FAIL = {}
 
 MiB = 1024  # in KiB, as /proc reports
 SMUGGLED = b"GET /smuggled HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"

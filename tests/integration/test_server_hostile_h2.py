@@ -23,8 +23,7 @@ from h2attack import (  # noqa: E402
 
 # Cases whose defence the server lacks today: name -> "observed vs expected". They run and
 # print xfail (HOP_HOSTILE_STRICT=1 makes them fail) so the suite stays green meanwhile.
-KNOWN_FAIL = {
-}
+KNOWN_FAIL = {}
 
 CT = ("content-type", "application/proto")
 # Timeout cases measure timeout + 1 s (the spec); a sanitizer build gets 0.5 s more.
