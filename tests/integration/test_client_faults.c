@@ -58,13 +58,7 @@ static int rec_wait(cb_rec *r, int n, int timeout_ms) {
 }
 
 static hop_client *h2_client(void (*tweak)(hop_client_config *)) {
-  hop_client_config cfg;
-  hop_client_config_init(&cfg);
-  cfg.http = HOP_HTTP_H2C;
-  if (tweak) tweak(&cfg);
-  hop_client *c = NULL;
-  assert_int_equal(hop_client_new(&c, &cfg), HOP_OK);
-  return c;
+  return tc_client(HOP_HTTP_H2C, tweak);
 }
 
 static void start_ids(hop_client *c, const char *url, int n, int replayable, cb_rec *r,
@@ -108,17 +102,24 @@ typedef struct fault_env {
   hop_client *c;
 } fault_env;
 
-static void fault_start(fault_env *e, const char *scenario, void (*tweak)(hop_client_config *)) {
-  tmp_log(e->logf, sizeof(e->logf), scenario);
-  assert_int_equal(tc_spawn_fault(&e->ch, scenario, e->logf), 0);
+/* |logged|: the peer logs to a temp file (e->logf); otherwise it logs nowhere. */
+static void fault_open(fault_env *e, const char *scenario, int logged,
+                       void (*tweak)(hop_client_config *)) {
+  e->logf[0] = '\0';
+  if (logged) tmp_log(e->logf, sizeof(e->logf), scenario);
+  assert_int_equal(tc_spawn_fault(&e->ch, scenario, logged ? e->logf : NULL), 0);
   e->c = h2_client(tweak);
   snprintf(e->url, sizeof(e->url), "http://127.0.0.1:%u/echo", e->ch.port);
+}
+
+static void fault_start(fault_env *e, const char *scenario, void (*tweak)(hop_client_config *)) {
+  fault_open(e, scenario, 1, tweak);
 }
 
 static void fault_stop(fault_env *e) {
   hop_client_free(e->c);
   hop_child_stop(&e->ch, SIGTERM, 3000);
-  unlink(e->logf);
+  if (e->logf[0]) unlink(e->logf);
 }
 
 /* D1: GOAWAY with a last stream id: the unprocessed calls move to a new connection, each
@@ -285,158 +286,112 @@ static void test_too_many_pings_doubles_interval(void **state) {
 
 /* D3: REFUSED_STREAM is retried even for non-replayable calls. */
 static void test_refused_stream_retried(void **state) {
-  char logf[128];
-  tmp_log(logf, sizeof(logf), "refused");
-  hop_child ch;
-  assert_int_equal(tc_spawn_fault(&ch, "refused", logf), 0);
-  hop_client *c = h2_client(NULL);
-  char url[128];
-  snprintf(url, sizeof(url), "http://127.0.0.1:%u/echo", ch.port);
+  fault_env e;
+  fault_start(&e, "refused", NULL);
   cb_rec r;
   rec_init(&r);
-  start_ids(c, url, 5, 0, &r, "r");
+  start_ids(e.c, e.url, 5, 0, &r, "r");
   assert_int_equal(rec_wait(&r, 5, 10000), 0);
   assert_int_equal(r.ok, 5);
   for (int i = 0; i < 5; i++) assert_int_equal(r.attempts[i], 2);
   for (int i = 0; i < 5; i++) {
     char id[16];
     snprintf(id, sizeof(id), "r%d", i);
-    assert_int_equal(log_count(logf, id), 1);
+    assert_int_equal(log_count(e.logf, id), 1);
   }
-  hop_client_free(c);
-  hop_child_stop(&ch, SIGTERM, 3000);
-  unlink(logf);
+  fault_stop(&e);
 }
 
 /* D4: RST_STREAM(INTERNAL_ERROR) after processing: no hidden replay unless replayable. */
 static void test_reset_not_replayed(void **state) {
-  char logf[128];
-  tmp_log(logf, sizeof(logf), "reset");
-  hop_child ch;
-  assert_int_equal(tc_spawn_fault(&ch, "reset", logf), 0);
-  hop_client *c = h2_client(NULL);
-  char url[128];
-  snprintf(url, sizeof(url), "http://127.0.0.1:%u/echo", ch.port);
+  fault_env e;
+  fault_start(&e, "reset", NULL);
   cb_rec r;
   rec_init(&r);
-  start_ids(c, url, 1, 0, &r, "n");
+  start_ids(e.c, e.url, 1, 0, &r, "n");
   assert_int_equal(rec_wait(&r, 1, 10000), 0);
   assert_int_equal(r.errs[0], HOP_ERESET);
-  assert_int_equal(log_count(logf, "n0"), 1);
-  start_ids(c, url, 1, 1, &r, "y");
+  assert_int_equal(log_count(e.logf, "n0"), 1);
+  start_ids(e.c, e.url, 1, 1, &r, "y");
   assert_int_equal(rec_wait(&r, 2, 10000), 0);
   assert_int_equal(r.errs[1], HOP_OK);
   assert_int_equal(r.attempts[1], 2);
-  assert_int_equal(log_count(logf, "y0"), 2); /* replayable: at least once, here twice */
-  hop_client_free(c);
-  hop_child_stop(&ch, SIGTERM, 3000);
-  unlink(logf);
+  assert_int_equal(log_count(e.logf, "y0"), 2); /* replayable: at least once, here twice */
+  fault_stop(&e);
 }
 
 /* D6: a response cut mid-body never completes as a success. */
 static void test_truncated_response_fails(void **state) {
-  hop_child ch;
-  assert_int_equal(tc_spawn_fault(&ch, "truncate", NULL), 0);
-  hop_client *c = h2_client(NULL);
-  char url[128];
-  snprintf(url, sizeof(url), "http://127.0.0.1:%u/echo", ch.port);
+  fault_env e;
+  fault_open(&e, "truncate", 0, NULL);
   hop_header hs[] = {HOP_HEADER("x-id", "t0")};
-  hop_call_opts o = {.url = url, .headers = hs, .nheaders = 1, .body = "abc", .body_len = 3,
+  hop_call_opts o = {.url = e.url, .headers = hs, .nheaders = 1, .body = "abc", .body_len = 3,
                      .timeout_ms = 5000};
   hop_result res;
-  int rv = hop_client_do(c, &o, &res);
+  int rv = hop_client_do(e.c, &o, &res);
   assert_true(rv == HOP_ECONNRESET || rv == HOP_ERESET || rv == HOP_EPROTO);
   hop_result_free(&res);
-  hop_client_free(c);
-  hop_child_stop(&ch, SIGTERM, 3000);
+  fault_stop(&e);
 }
 
 /* A peer answering with garbage fails the dial (HOP_EPROTO) and the origin backs off: no
  * redial storm. */
 static void test_garbage_peer_fails_dial(void **state) {
-  hop_child ch;
-  assert_int_equal(tc_spawn_fault(&ch, "garbage", NULL), 0);
-  hop_client *c = h2_client(NULL);
-  char url[128];
-  snprintf(url, sizeof(url), "http://127.0.0.1:%u/echo", ch.port);
-  hop_call_opts o = {.url = url, .body = "x", .body_len = 1, .timeout_ms = 5000};
+  fault_env e;
+  fault_open(&e, "garbage", 0, NULL);
+  hop_call_opts o = {.url = e.url, .body = "x", .body_len = 1, .timeout_ms = 5000};
   hop_result res;
-  assert_int_equal(hop_client_do(c, &o, &res), HOP_EPROTO);
+  assert_int_equal(hop_client_do(e.c, &o, &res), HOP_EPROTO);
   usleep(100000);
-  hop_client_stats s;
-  hop_client_get_stats(c, &s);
+  hop_client_stats s = tc_stats(e.c);
   assert_int_equal(s.dials_started, 1);
   assert_int_equal(s.dials_failed, 1);
-  hop_client_free(c);
-  hop_child_stop(&ch, SIGTERM, 3000);
+  fault_stop(&e);
 }
 
 static void small_headers(hop_client_config *cfg) { cfg->max_response_headers = 1024; }
 
 /* D12: response headers over the cap fail that call (HOP_ETOOBIG); the connection lives on. */
 static void test_response_header_cap_h2(void **state) {
-  hop_child ch;
-  assert_int_equal(tc_spawn_fault(&ch, "bigheader", NULL), 0);
-  hop_client *c = h2_client(small_headers);
-  char url[128];
-  snprintf(url, sizeof(url), "http://127.0.0.1:%u/echo", ch.port);
+  fault_env e;
+  fault_open(&e, "bigheader", 0, small_headers);
   hop_header big[] = {HOP_HEADER("x-id", "big1")};
-  hop_call_opts o = {.url = url, .headers = big, .nheaders = 1, .body = "x", .body_len = 1,
+  hop_call_opts o = {.url = e.url, .headers = big, .nheaders = 1, .body = "x", .body_len = 1,
                      .timeout_ms = 5000};
   hop_result res;
-  assert_int_equal(hop_client_do(c, &o, &res), HOP_ETOOBIG);
+  assert_int_equal(hop_client_do(e.c, &o, &res), HOP_ETOOBIG);
   hop_header small[] = {HOP_HEADER("x-id", "small1")};
   o.headers = small;
-  assert_int_equal(hop_client_do(c, &o, &res), HOP_OK);
+  assert_int_equal(hop_client_do(e.c, &o, &res), HOP_OK);
   assert_int_equal(res.status, 200);
   hop_result_free(&res);
-  hop_client_stats s;
-  hop_client_get_stats(c, &s);
-  assert_int_equal(s.dials_started, 1);
-  hop_client_free(c);
-  hop_child_stop(&ch, SIGTERM, 3000);
+  assert_int_equal(tc_stats(e.c).dials_started, 1);
+  fault_stop(&e);
 }
 
 /* D12: a CONTINUATION flood trips libnghttp2's max_continuations: the call fails cleanly. */
 static void test_continuation_flood(void **state) {
-  hop_child ch;
-  assert_int_equal(tc_spawn_fault(&ch, "continuation", NULL), 0);
-  hop_client *c = h2_client(NULL);
-  char url[128];
-  snprintf(url, sizeof(url), "http://127.0.0.1:%u/echo", ch.port);
+  fault_env e;
+  fault_open(&e, "continuation", 0, NULL);
   hop_header hs[] = {HOP_HEADER("x-id", "c1")};
-  hop_call_opts o = {.url = url, .headers = hs, .nheaders = 1, .body = "x", .body_len = 1,
+  hop_call_opts o = {.url = e.url, .headers = hs, .nheaders = 1, .body = "x", .body_len = 1,
                      .timeout_ms = 5000};
-  hop_result res;
-  long t0 = tc_now_ms();
-  int rv = hop_client_do(c, &o, &res);
-  assert_int_equal(rv, HOP_EPROTO);
-  assert_true(tc_now_ms() - t0 < 2000);
-  hop_client_free(c);
-  hop_child_stop(&ch, SIGTERM, 3000);
+  tc_expect_call_error(e.c, &o, HOP_EPROTO, 0, 2000);
+  fault_stop(&e);
 }
 
 static void short_connect(hop_client_config *cfg) { cfg->connect_timeout_ms = 300; }
 
 /* D9: accepts TCP, never speaks: the handshake (first SETTINGS) timeout ends it. */
 static void test_black_hole_times_out(void **state) {
-  hop_child ch;
-  assert_int_equal(tc_spawn_fault(&ch, "blackhole", NULL), 0);
-  hop_client *c = h2_client(short_connect);
-  char url[128];
-  snprintf(url, sizeof(url), "http://127.0.0.1:%u/echo", ch.port);
-  hop_call_opts o = {.url = url, .body = "x", .body_len = 1, .timeout_ms = 10000};
-  hop_result res;
-  long t0 = tc_now_ms();
-  assert_int_equal(hop_client_do(c, &o, &res), HOP_ECONNTIMEDOUT);
-  long el = tc_now_ms() - t0;
-  assert_true(el >= 250 && el < 3000);
-  hop_client_stats s;
-  hop_client_get_stats(c, &s);
+  fault_env e;
+  fault_open(&e, "blackhole", 0, short_connect);
+  hop_call_opts o = {.url = e.url, .body = "x", .body_len = 1, .timeout_ms = 10000};
+  tc_expect_call_error(e.c, &o, HOP_ECONNTIMEDOUT, 250, 3000);
+  hop_client_stats s = tc_stats(e.c);
   assert_int_equal(s.dials_failed, 1);
   assert_int_equal(s.conns_open_h2, 0);
-  hop_client_free(c);
-  hop_child_stop(&ch, SIGTERM, 3000);
+  fault_stop(&e);
 }
 
 static void fast_ping(hop_client_config *cfg) {
@@ -446,23 +401,14 @@ static void fast_ping(hop_client_config *cfg) {
 
 /* D9: SETTINGS, then silence: the unanswered PING closes the connection. */
 static void test_dead_peer_ping_timeout(void **state) {
-  hop_child ch;
-  assert_int_equal(tc_spawn_fault(&ch, "stall", NULL), 0);
-  hop_client *c = h2_client(fast_ping);
-  char url[128];
-  snprintf(url, sizeof(url), "http://127.0.0.1:%u/echo", ch.port);
-  hop_call_opts o = {.url = url, .body = "x", .body_len = 1, .timeout_ms = 10000};
-  hop_result res;
-  long t0 = tc_now_ms();
-  assert_int_equal(hop_client_do(c, &o, &res), HOP_EPINGTIMEOUT);
-  long el = tc_now_ms() - t0;
-  assert_true(el >= 250 && el < 3000);
-  hop_client_stats s;
-  hop_client_get_stats(c, &s);
+  fault_env e;
+  fault_open(&e, "stall", 0, fast_ping);
+  hop_call_opts o = {.url = e.url, .body = "x", .body_len = 1, .timeout_ms = 10000};
+  tc_expect_call_error(e.c, &o, HOP_EPINGTIMEOUT, 250, 3000);
+  hop_client_stats s = tc_stats(e.c);
   assert_int_equal(s.pings_timed_out, 1);
   assert_int_equal(s.conns_open_h2, 0);
-  hop_client_free(c);
-  hop_child_stop(&ch, SIGTERM, 3000);
+  fault_stop(&e);
 }
 
 static void test_connection_refused(void **state) {
@@ -491,11 +437,8 @@ static void test_deadline_expires(void **state) {
   char url[128];
   snprintf(url, sizeof(url), "http://127.0.0.1:%u/echo", ch.port);
   hop_call_opts o = {.url = url, .body = "x", .body_len = 1, .timeout_ms = 200};
+  tc_expect_call_error(c, &o, HOP_ETIMEDOUT, 190, 1500);
   hop_result res;
-  long t0 = tc_now_ms();
-  assert_int_equal(hop_client_do(c, &o, &res), HOP_ETIMEDOUT);
-  long el = tc_now_ms() - t0;
-  assert_true(el >= 190 && el < 1500);
   /* the connection survives the RST_STREAM(CANCEL): the next call uses it */
   o.timeout_ms = 0;
   snprintf(url, sizeof(url), "http://127.0.0.1:%u/stats", ch.port);

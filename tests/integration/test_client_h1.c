@@ -29,16 +29,10 @@ static hop_client *client_with(hop_http_mode mode, uint32_t idle_cap) {
   hop_client_config_init(&cfg);
   cfg.http = mode;
   cfg.max_idle_h1_per_origin = idle_cap;
-  hop_client *c = NULL;
-  assert_int_equal(hop_client_new(&c, &cfg), HOP_OK);
-  return c;
+  return tc_client_from(&cfg);
 }
 
-static uint8_t *pattern(size_t n) {
-  uint8_t *b = malloc(n ? n : 1);
-  for (size_t i = 0; i < n; i++) b[i] = (uint8_t)(i * 13 + (i >> 9));
-  return b;
-}
+static uint8_t *pattern(size_t n) { return tc_pattern(n, 13, 9); }
 
 static void echo_sizes(hop_client *c, const char *url, hop_proto want) {
   static const size_t sizes[] = {0, 1, 100, 65536, 100000, 1u << 20};
@@ -158,8 +152,7 @@ static void test_h1_conn_cap(void **state) {
   hop_client_config_init(&cfg);
   cfg.http = HOP_HTTP_H1;
   cfg.max_conns_per_origin = 4;
-  hop_client *c = NULL;
-  assert_int_equal(hop_client_new(&c, &cfg), HOP_OK);
+  hop_client *c = tc_client_from(&cfg);
   char url[128];
   snprintf(url, sizeof(url), "http://127.0.0.1:%u" ECHO_PATH, ch.port);
   uint8_t *body = pattern(100);

@@ -10,20 +10,9 @@
 
 #include "test_client_util.h"
 
-static hop_client *new_client(hop_http_mode mode) {
-  hop_client_config cfg;
-  hop_client_config_init(&cfg);
-  cfg.http = mode;
-  hop_client *c = NULL;
-  assert_int_equal(hop_client_new(&c, &cfg), HOP_OK);
-  return c;
-}
+static hop_client *new_client(hop_http_mode mode) { return tc_client(mode, NULL); }
 
-static uint8_t *pattern(size_t n) {
-  uint8_t *b = malloc(n ? n : 1);
-  for (size_t i = 0; i < n; i++) b[i] = (uint8_t)(i * 7 + (i >> 8));
-  return b;
-}
+static uint8_t *pattern(size_t n) { return tc_pattern(n, 7, 8); }
 
 /* POST echo of each size, blocking; headers travel both ways. */
 static void echo_sizes(hop_client *c, const char *url, int check_echo_header) {

@@ -11,11 +11,7 @@
 
 #include "test_client_util.h"
 
-static hop_client *mk(hop_client_config *cfg) {
-  hop_client *c = NULL;
-  assert_int_equal(hop_client_new(&c, cfg), HOP_OK);
-  return c;
-}
+static hop_client *mk(hop_client_config *cfg) { return tc_client_from(cfg); }
 
 static hop_client_config h2cfg(void) {
   hop_client_config cfg;

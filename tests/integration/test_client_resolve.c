@@ -133,8 +133,7 @@ static void test_spread_and_reresolve(void **state) {
   hop_client_config_init(&cfg);
   cfg.http = HOP_HTTP_H2C;
   cfg.resolve_interval_ms = 300;
-  hop_client *c = NULL;
-  assert_int_equal(hop_client_new(&c, &cfg), HOP_OK);
+  hop_client *c = tc_client_from(&cfg);
   char url[128];
   snprintf(url, sizeof(url), "http://" NAME ":%u/echo", port);
 

@@ -19,6 +19,10 @@
 #include "hopwire/error.h"
 #include "hoptest.h"
 
+#ifndef assert_int_equal
+#error "include <cmocka.h> before test_client_util.h"
+#endif
+
 static inline int tc_sanitize(void) {
   const char *s = getenv("HOP_SANITIZE");
   return s && (strcmp(s, "ON") == 0 || strcmp(s, "1") == 0 || strcmp(s, "TRUE") == 0);
@@ -81,6 +85,45 @@ static inline int tc_wait_port(int port, int timeout_ms) {
     usleep(20000);
   }
   return -1;
+}
+
+/* A client from |cfg|; hop_client_new must succeed. */
+static inline hop_client *tc_client_from(const hop_client_config *cfg) {
+  hop_client *c = NULL;
+  assert_int_equal(hop_client_new(&c, cfg), HOP_OK);
+  return c;
+}
+
+/* A client speaking |mode|; |tweak| (may be NULL) adjusts the config first. */
+static inline hop_client *tc_client(hop_http_mode mode, void (*tweak)(hop_client_config *)) {
+  hop_client_config cfg;
+  hop_client_config_init(&cfg);
+  cfg.http = mode;
+  if (tweak) tweak(&cfg);
+  return tc_client_from(&cfg);
+}
+
+/* |n| bytes of byte i = i * mul + (i >> shift) (malloc'ed; never NULL for n == 0). */
+static inline uint8_t *tc_pattern(size_t n, unsigned mul, unsigned shift) {
+  uint8_t *b = malloc(n ? n : 1);
+  for (size_t i = 0; i < n; i++) b[i] = (uint8_t)(i * mul + (i >> shift));
+  return b;
+}
+
+/* One blocking call that must fail with |want| after [min_ms, max_ms) of wall time. */
+static inline void tc_expect_call_error(hop_client *c, const hop_call_opts *o, int want,
+                                        long min_ms, long max_ms) {
+  hop_result res;
+  long t0 = tc_now_ms();
+  assert_int_equal(hop_client_do(c, o, &res), want);
+  long el = tc_now_ms() - t0;
+  assert_true(el >= min_ms && el < max_ms);
+}
+
+static inline hop_client_stats tc_stats(hop_client *c) {
+  hop_client_stats s;
+  hop_client_get_stats(c, &s);
+  return s;
 }
 
 /* ---- a closed-loop async load: |total| calls, |conc| in flight --------------------------- */
