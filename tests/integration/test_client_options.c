@@ -88,13 +88,14 @@ static void run_load(hop_client *c, const char *url, int total, int conc, tc_loa
   tc_print_load("options", l);
 }
 
-/* Peer allows 10 streams; 200 callers. Strict cap 1: one connection, calls queue. */
-static void test_strict_cap_queues(void **state) {
+/* Peer allows 10 streams, 200 callers (the accounting alone would want 20 connections):
+ * the cap |max_conns| bounds the dials to exactly |want_dials|, every call succeeds. */
+static void cap_case(uint32_t max_conns, int strict, uint64_t want_dials) {
   hop_child ch;
   assert_int_equal(tc_spawn_node(&ch, 10, 0), 0);
   hop_client_config cfg = h2cfg();
-  cfg.max_conns_per_origin = 1;
-  cfg.strict_max_conns = 1;
+  cfg.max_conns_per_origin = max_conns;
+  cfg.strict_max_conns = strict;
   hop_client *c = mk(&cfg);
   char url[128];
   snprintf(url, sizeof(url), "http://127.0.0.1:%u/echo", ch.port);
@@ -103,31 +104,17 @@ static void test_strict_cap_queues(void **state) {
   assert_int_equal(l.ok, l.total);
   hop_client_stats s;
   hop_client_get_stats(c, &s);
-  assert_int_equal(s.dials_started, 1);
+  assert_int_equal(s.dials_started, want_dials);
   tc_load_destroy(&l);
   hop_client_free(c);
   hop_child_stop(&ch, SIGTERM, 3000);
 }
 
-/* Same peer, cap 4: exactly 4 connections (the accounting wants 20, the cap says 4). */
-static void test_cap_bounds_dials(void **state) {
-  hop_child ch;
-  assert_int_equal(tc_spawn_node(&ch, 10, 0), 0);
-  hop_client_config cfg = h2cfg();
-  cfg.max_conns_per_origin = 4;
-  hop_client *c = mk(&cfg);
-  char url[128];
-  snprintf(url, sizeof(url), "http://127.0.0.1:%u/echo", ch.port);
-  tc_load l;
-  run_load(c, url, tc_sanitize() ? 400 : 2000, 200, &l);
-  assert_int_equal(l.ok, l.total);
-  hop_client_stats s;
-  hop_client_get_stats(c, &s);
-  assert_int_equal(s.dials_started, 4);
-  tc_load_destroy(&l);
-  hop_client_free(c);
-  hop_child_stop(&ch, SIGTERM, 3000);
-}
+/* Strict cap 1: one connection, calls queue. */
+static void test_strict_cap_queues(void **state) { cap_case(1, 1, 1); }
+
+/* Cap 4: exactly 4 connections. */
+static void test_cap_bounds_dials(void **state) { cap_case(4, 0, 4); }
 
 /* max_conn_age: connections are recycled (drained, replaced) with no failed call. */
 static void test_conn_age_recycles(void **state) {
