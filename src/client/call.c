@@ -1,13 +1,11 @@
 /* hopwire client calls: start (any thread), cancel, deadline, retry, completion, and the
  * blocking wrapper. */
 #include <ctype.h>
-#include <linux/futex.h>
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "client/internal.h"
@@ -424,24 +422,12 @@ void hop_call_cancel(hop_call *call) {
 
 /* ---- blocking ------------------------------------------------------------------------------ */
 
-/* A blocking caller sleeps on a futex word, not a mutex + condvar: the loop thread's wake is
- * one store and one FUTEX_WAKE, and the woken caller never queues behind the waker's mutex.
- * A wake that lands after the caller already returned (it saw done == 1 without sleeping)
- * hits a dead stack word at worst: futex waiters tolerate spurious wake-ups. */
+/* A blocking caller sleeps on a futex word (client/waker.h); the loop thread hands the wake
+ * to the client's waker thread in one batch per loop iteration. */
 typedef struct waiter {
-  atomic_uint done;
+  hop_wait wait;
   hop_result *res;
 } waiter;
-
-static void waiter_wait(waiter *w) {
-  while (atomic_load_explicit(&w->done, memory_order_acquire) == 0)
-    syscall(SYS_futex, &w->done, FUTEX_WAIT_PRIVATE, 0, NULL, NULL, 0);
-}
-
-static void waiter_wake(waiter *w) {
-  atomic_store_explicit(&w->done, 1, memory_order_release);
-  syscall(SYS_futex, &w->done, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
-}
 
 static void do_cb(hop_call *call, int err, const hop_response *r, void *ud) {
   waiter *w = ud;
@@ -458,7 +444,7 @@ static void do_cb(hop_call *call, int err, const hop_response *r, void *ud) {
     /* the body moves: this callback is ours and the call is done with it */
     res->body = hop_buf_steal(&call->resp_body, &res->body_len);
   }
-  waiter_wake(w);
+  hop_waker_add(&call->client->waker, &w->wait);
 }
 
 int hop_client_do(hop_client *c, const hop_call_opts *opts, hop_result *result) {
@@ -467,9 +453,10 @@ int hop_client_do(hop_client *c, const hop_call_opts *opts, hop_result *result) 
   if (!c) return result->err = HOP_EINVAL;
   if (client_on_loop_thread(c)) return result->err = HOP_ESTATE;
   waiter w = {.res = result};
-  atomic_init(&w.done, 0);
+  hop_wait_init(&w.wait);
+  (void)hop_waker_start(&c->waker); /* failing that, the loop thread wakes callers itself */
   int rv = hop_call_start(c, opts, do_cb, &w, NULL);
-  if (rv == HOP_OK) waiter_wait(&w);
+  if (rv == HOP_OK) hop_wait_block(&w.wait);
   else result->err = rv;
   return result->err;
 }

@@ -67,6 +67,7 @@ static void drain(hop_client *c) {
     }
     break;
   }
+  hop_waker_flush(&c->waker); /* this iteration's blocking callers, in one hand-over */
   c->in_drain = 0;
   if (c->kicked && !c->handles_closed) {
     c->kicked = 0;
@@ -97,6 +98,7 @@ void client_handle_done(hop_client *c) {
 void client_handle_closed(uv_handle_t *h) { client_handle_done(h->data); }
 
 static void client_destroy(hop_client *c) {
+  hop_waker_stop(&c->waker);
   while (c->origins) {
     hop_origin *o = c->origins;
     c->origins = o->next;
@@ -189,6 +191,7 @@ int hop_client_new(hop_client **out, const hop_client_config *cfg) {
   if (!c) return HOP_ENOMEM;
   if (cfg) c->cfg = *cfg;
   else hop_client_config_init(&c->cfg);
+  hop_waker_init(&c->waker);
   if (c->cfg.max_queued_calls == 0) c->cfg.max_queued_calls = 10000;
   if (c->cfg.connect_timeout_ms == 0) c->cfg.connect_timeout_ms = 10000;
   if (c->cfg.h2_stream_window == 0) c->cfg.h2_stream_window = 1u << 20;
@@ -199,6 +202,7 @@ int hop_client_new(hop_client **out, const hop_client_config *cfg) {
   c->hist = hop_hist_new();
   if (!c->hist || pthread_mutex_init(&c->hist_mu, NULL) != 0) {
     hop_hist_free(c->hist);
+    hop_waker_stop(&c->waker);
     free(c);
     return HOP_ENOMEM;
   }
@@ -236,6 +240,7 @@ int hop_client_new(hop_client **out, const hop_client_config *cfg) {
       uv_loop_close(c->loop);
       pthread_mutex_destroy(&c->hist_mu);
       hop_hist_free(c->hist);
+      hop_waker_stop(&c->waker);
       free(c);
       return HOP_ENOMEM;
     }
@@ -249,6 +254,7 @@ fail_loop:
 fail_hist:
   pthread_mutex_destroy(&c->hist_mu);
   hop_hist_free(c->hist);
+  hop_waker_stop(&c->waker);
   free(c);
   return hop_err_from_uv(rv);
 }

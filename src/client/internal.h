@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <uv.h>
 
+#include "client/waker.h"
 #include "core/buf.h"
 #include "h1/h1_response.h"
 #include "hopwire/client.h"
@@ -201,6 +202,7 @@ struct hop_client {
       st_queued, st_started, st_ok, st_failed, st_goaways, st_retries, st_pings_timed_out;
   pthread_mutex_t hist_mu;
   hop_hist *hist;
+  hop_waker waker;              /* wakes blocking callers off the loop thread */
 };
 
 #define ST_ADD(c, f, v) atomic_fetch_add_explicit(&(c)->f, (v), memory_order_relaxed)
