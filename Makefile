@@ -2,8 +2,9 @@
 JOBS ?= $(shell nproc)
 BUILD ?= build
 ASAN_BUILD ?= build-asan
+TSAN_BUILD ?= build-tsan
 
-.PHONY: all setup build build-asan run check check-fast clean
+.PHONY: all setup build build-asan build-tsan run check check-fast clean
 
 all: build
 
@@ -18,18 +19,25 @@ build-asan: setup
 	@cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DHOP_SANITIZE=ON >/dev/null
 	@cmake --build $(ASAN_BUILD) -j$(JOBS)
 
+build-tsan: setup
+	@cmake -S . -B $(TSAN_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHOP_TSAN=ON >/dev/null
+	@cmake --build $(TSAN_BUILD) -j$(JOBS)
+
 # The main job on its embedded default: the dials / throughput / p99 experiment.
 run: build
 	$(BUILD)/hopwire bench --mode all --concurrency 200 --dial-cost 1ms --server-delay 1ms --duration 10s
 
-# Every test, in the normal build and again under AddressSanitizer + UBSan.
-# ctest's summary of the sanitizer pass ends the output.
-check: build build-asan
+# Every test, in the normal build, again under ThreadSanitizer (64 threads on one client,
+# answers from foreign threads, the waker) and again under AddressSanitizer + UBSan.
+# ctest's summary of the last pass ends the output.
+check: build build-tsan build-asan
 	@echo "== tests (release build) =="
 	@cd $(BUILD) && ctest --output-on-failure -j2
+	@echo "== tests (ThreadSanitizer build) =="
+	@cd $(TSAN_BUILD) && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 ctest --output-on-failure -j2
 	@echo "== tests (AddressSanitizer + UBSan build) =="
 	@cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 		ctest --output-on-failure -j2
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD)
