@@ -30,6 +30,8 @@ static void usage(FILE *f) {
           "  --max-body BYTES         request body (default 4m)\n"
           "  --max-conn-body BYTES    h2: request bodies buffered per connection; a stream\n"
           "                           past it is refused (default 16m; 0 = no budget)\n"
+          "  --max-body-buffer BYTES  request bodies buffered by the whole server (h2: stream\n"
+          "                           refused; HTTP/1.1: 503 + close) (default 256m; 0 = none)\n"
           "  --header-timeout DUR     whole request head must arrive within (default 10s)\n"
           "  --body-timeout DUR       whole request body must arrive within (default 30s)\n"
           "  --idle-timeout DUR       connection without requests (default 120s)\n"
@@ -153,6 +155,7 @@ int hop_cmd_serve(int argc, char **argv) {
     else if (!strcmp(a, "--max-header-list")) bad = parse_bytes(v, &n) || n < 256 || !(cfg.max_header_list_size = n);
     else if (!strcmp(a, "--max-body")) bad = parse_bytes(v, &n) || (cfg.max_body_size = n, 0);
     else if (!strcmp(a, "--max-conn-body")) bad = parse_bytes(v, &n) || (cfg.max_conn_body_buffer = n, 0);
+    else if (!strcmp(a, "--max-body-buffer")) bad = parse_bytes(v, &n) || (cfg.max_body_buffer = n, 0);
     else if (!strcmp(a, "--header-timeout")) bad = parse_dur_ms(v, &cfg.header_timeout_ms) || !cfg.header_timeout_ms;
     else if (!strcmp(a, "--body-timeout")) bad = parse_dur_ms(v, &cfg.body_timeout_ms) || !cfg.body_timeout_ms;
     else if (!strcmp(a, "--idle-timeout")) bad = parse_dur_ms(v, &cfg.idle_timeout_ms) || !cfg.idle_timeout_ms;

@@ -53,6 +53,12 @@ typedef struct hop_server_config {
    * 16 MiB. A DATA frame that would pass it resets its stream with REFUSED_STREAM (no
    * handler saw it) and frees its body. 0 = no budget. Keep it >= max_body_size. */
   size_t max_conn_body_buffer;
+  /* Request-body bytes the whole server may hold buffered (HTTP/1.1 and h2, unfinished
+   * uploads and bodies of requests not yet answered); 256 MiB. Past it an h2 stream is reset
+   * with REFUSED_STREAM (no handler saw it) and an HTTP/1.1 request is answered 503 and its
+   * connection closed; both count in body_refusals. It bounds what max_connections x
+   * max_conn_body_buffer would allow. 0 = no budget. Keep it >= max_body_size. */
+  size_t max_body_buffer;
 } hop_server_config;
 
 /* Fills |cfg| with the defaults above. */
@@ -97,6 +103,9 @@ typedef struct hop_server_stats {
   uint64_t protocol_errors;                 /* connections ended for protocol errors or floods */
   uint64_t answers_dropped;                 /* answers from other threads that found the
                                                mailbox full (the request got 503 instead) */
+  uint64_t body_refusals;                   /* requests refused by a body budget (h2
+                                               REFUSED_STREAM, HTTP/1.1 503) */
+  uint64_t body_buffered;                   /* request-body bytes held now (whole server) */
 } hop_server_stats;
 /* Sums the workers' counters (relaxed atomics: a consistent-enough snapshot). Any thread. */
 void hop_server_get_stats(hop_server *s, hop_server_stats *out);

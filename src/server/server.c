@@ -35,6 +35,7 @@ void hop_server_config_init(hop_server_config *cfg) {
   cfg->max_pending_answers = 65536;
   cfg->answer_wait_ms = 100;
   cfg->max_conn_body_buffer = 16 * 1024 * 1024;
+  cfg->max_body_buffer = 256 * 1024 * 1024;
 }
 
 int hop_server_new(hop_server **out, const hop_server_config *cfg) {
@@ -489,6 +490,20 @@ void hop_server_free(hop_server *s) {
   free(s);
 }
 
+int hop_server_body_charge(hop_server *s, size_t n) {
+  size_t max = s->cfg.max_body_buffer;
+  size_t cur = atomic_load_explicit(&s->body_buffered, memory_order_relaxed);
+  do {
+    if (max && (cur > max || n > max - cur)) return -1;
+  } while (!atomic_compare_exchange_weak_explicit(&s->body_buffered, &cur, cur + n,
+                                                  memory_order_relaxed, memory_order_relaxed));
+  return 0;
+}
+
+void hop_server_body_release(hop_server *s, size_t n) {
+  if (n) atomic_fetch_sub_explicit(&s->body_buffered, n, memory_order_relaxed);
+}
+
 void hop_server_get_stats(hop_server *s, hop_server_stats *out) {
   memset(out, 0, sizeof(*out));
   if (!s) return;
@@ -509,6 +524,8 @@ void hop_server_get_stats(hop_server *s, hop_server_stats *out) {
     SUM(bytes_out);
     SUM(protocol_errors);
     SUM(answers_dropped);
+    SUM(body_refusals);
   }
 #undef SUM
+  out->body_buffered = atomic_load_explicit(&s->body_buffered, memory_order_relaxed);
 }

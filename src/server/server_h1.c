@@ -22,6 +22,8 @@ int hop_h1_conn_start(hop_conn *c) {
 
 void hop_h1_conn_free(hop_conn *c) {
   if (!c->h1) return;
+  hop_server_body_release(c->w->s, c->h1_body_charged);
+  c->h1_body_charged = 0;
   hop_h1_parser_free(c->h1);
   free(c->h1);
   c->h1 = NULL;
@@ -65,6 +67,8 @@ static void dispatch(hop_conn *c) {
   hop_buf_free(&r->body);
   r->arena = pr->arena;
   r->body = pr->body;
+  r->body_charged = c->h1_body_charged; /* released when the request is freed */
+  c->h1_body_charged = 0;
   hop_buf_init(&pr->arena, 0);
   hop_buf_init(&pr->body, 0);
   pr->arena.data = NULL;
@@ -101,6 +105,17 @@ static void pump(hop_conn *c) {
     if (hp->state == HOP_H1_ERROR) {
       hop_h1_send_error(c, hp->status);
       break;
+    }
+    if (hp->req.body.len > c->h1_body_charged) {
+      size_t more = hp->req.body.len - c->h1_body_charged;
+      if (hop_server_body_charge(s, more) != 0) {
+        /* The server holds max_body_buffer of bodies: not this client's fault (no 413), and
+         * the rest of this body is not read (the connection closes). */
+        HOP_STAT_ADD(c->w, body_refusals, 1);
+        hop_h1_send_error(c, 503);
+        break;
+      }
+      c->h1_body_charged += more;
     }
     if (hp->state == HOP_H1_COMPLETE) {
       dispatch(c);

@@ -33,6 +33,7 @@ typedef struct hop_srv_stats {
   _Atomic uint64_t connections_h1, connections_h2, connections_total, connections_rejected;
   _Atomic uint64_t streams_open, requests, responses, resets_sent, resets_received;
   _Atomic uint64_t goaways_sent, bytes_in, bytes_out, protocol_errors, answers_dropped;
+  _Atomic uint64_t body_refusals;
 } hop_srv_stats;
 
 #define HOP_STAT_ADD(w, field, n) atomic_fetch_add_explicit(&(w)->stats.field, (n), memory_order_relaxed)
@@ -58,6 +59,7 @@ struct hop_server {
   _Atomic int draining, stopping;
   _Atomic uint64_t drain_timeout_ms;
   _Atomic uint64_t conns_open; /* whole server, for max_connections */
+  _Atomic size_t body_buffered; /* request-body bytes charged, for max_body_buffer */
   _Atomic unsigned workers_running;
   pthread_mutex_t ctl_mu; /* guards cross-thread uv_async_send on workers' control */
   hop_h2_limits h2;
@@ -97,6 +99,7 @@ struct hop_request {
   const char *method, *path, *query, *authority;
   size_t method_off, path_off, authority_off; /* h2 pseudo-headers: SIZE_MAX = absent */
   hop_buf body;
+  size_t body_charged;   /* HTTP/1.1: bytes of |body| charged to the server's budget */
   int keep_alive;
   /* Cancellation notice (loop thread only): queued on the worker's |cancels| list when the
    * request is detached, fired from the worker's idle turn (never inside nghttp2). */
@@ -139,6 +142,7 @@ struct hop_conn {
   /* HTTP/1.1 */
   hop_h1_parser *h1;
   hop_request *h1_req;     /* dispatched, not answered yet */
+  size_t h1_body_charged;  /* the parser's body bytes charged to the server's budget */
   /* HTTP/2 */
   nghttp2_session *session;
   hop_h2_stream *streams;
@@ -192,6 +196,10 @@ void hop_worker_unref(hop_worker *w);
 void hop_worker_conn_closed(hop_worker *w);
 /* Wakes the worker's control handler (any thread). */
 void hop_worker_poke(hop_worker *w);
+/* server.c: the server-wide request-body budget (max_body_buffer). Any thread.
+ * charge: 0 when |n| more bytes fit (they are then counted), -1 when not (nothing counted). */
+int hop_server_body_charge(hop_server *s, size_t n);
+void hop_server_body_release(hop_server *s, size_t n);
 /* server_conn.c */
 void hop_conn_accept(hop_worker *w);
 void hop_conn_close(hop_conn *c);

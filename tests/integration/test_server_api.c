@@ -291,6 +291,64 @@ static void respond_from_other_thread(void **state) {
   close(fd);
 }
 
+/* ---- the server-wide body budget, seen through the stats ---- */
+
+static void body_budget_stats(void **state) {
+  (void)state;
+  parked p = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+  hop_server_config cfg;
+  hop_server_config_init(&cfg);
+  cfg.threads = 2;
+  cfg.max_body_buffer = 1000;
+  hop_server *s = start(&cfg, "/park", park, &p);
+  char body[600], req[800], buf[4096];
+  memset(body, 'b', sizeof(body));
+  snprintf(req, sizeof(req), "POST /park HTTP/1.1\r\nHost: h\r\nContent-Length: 600\r\n\r\n%.600s", body);
+  hop_server_stats st;
+
+  /* A parked request holds its 600 bytes until answered. */
+  int fd1 = dial(hop_server_port(s));
+  hop_request *r = send_parked(fd1, req, &p, 0);
+  hop_server_get_stats(s, &st);
+  assert_int_equal(st.body_buffered, 600);
+  assert_int_equal(st.body_refusals, 0);
+
+  /* 600 more do not fit in 1000: 503 and close, counted; nothing stays charged for it. */
+  int fd2 = dial(hop_server_port(s));
+  buf[0] = 0;
+  assert_int_equal(roundtrip(fd2, req, buf, sizeof(buf)), 503);
+  assert_non_null(strstr(buf, "connection: close"));
+  close(fd2);
+  hop_server_get_stats(s, &st);
+  assert_int_equal(st.body_refusals, 1);
+  for (int i = 0; i < 200 && st.body_buffered != 600; i++) {
+    sleep_ms(10);
+    hop_server_get_stats(s, &st);
+  }
+  assert_int_equal(st.body_buffered, 600);
+
+  /* Answering releases the charge; the next body fits again. */
+  assert_int_equal(hop_request_respond(r, 200, NULL, 0, NULL, 0, NULL, 0), HOP_OK);
+  buf[0] = 0;
+  assert_int_equal(roundtrip(fd1, "", buf, sizeof(buf)), 200);
+  hop_server_get_stats(s, &st);
+  assert_int_equal(st.body_buffered, 0);
+  r = send_parked(fd1, req, &p, 1);
+  hop_server_get_stats(s, &st);
+  assert_int_equal(st.body_buffered, 600);
+  /* The client goes away with the request unanswered: the charge stays until the answer. */
+  close(fd1);
+  assert_int_equal(hop_request_respond(r, 200, NULL, 0, NULL, 0, NULL, 0), HOP_OK);
+  for (int i = 0; i < 200 && st.body_buffered != 0; i++) {
+    sleep_ms(10);
+    hop_server_get_stats(s, &st);
+  }
+  assert_int_equal(st.body_buffered, 0);
+  hop_server_stop(s);
+  assert_int_equal(hop_server_wait(s), HOP_OK);
+  hop_server_free(s);
+}
+
 /* ---- graceful shutdown with a request in flight ---- */
 
 static void shutdown_waits_for_inflight(void **state) {
@@ -657,6 +715,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(routes_and_stats),
       cmocka_unit_test(respond_from_other_thread),
+      cmocka_unit_test(body_budget_stats),
       cmocka_unit_test(shutdown_waits_for_inflight),
       cmocka_unit_test(drain_timeout_bounds),
       cmocka_unit_test(stop_with_handler_timers),
