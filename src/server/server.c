@@ -38,6 +38,34 @@ void hop_server_config_init(hop_server_config *cfg) {
   cfg->max_body_buffer = 256 * 1024 * 1024;
 }
 
+/* ---- the server-wide body budget ---- */
+
+static hop_body_budget *budget_new(size_t max) {
+  hop_body_budget *b = malloc(sizeof(*b));
+  if (!b) return NULL;
+  atomic_init(&b->used, 0);
+  b->max = max;
+  atomic_init(&b->refs, 1);
+  return b;
+}
+
+static void budget_unref(hop_body_budget *b) {
+  if (b && atomic_fetch_sub_explicit(&b->refs, 1, memory_order_acq_rel) == 1) free(b);
+}
+
+int hop_body_charge(hop_body_budget *b, size_t n) {
+  size_t cur = atomic_load_explicit(&b->used, memory_order_relaxed);
+  do {
+    if (b->max && (cur > b->max || n > b->max - cur)) return -1;
+  } while (!atomic_compare_exchange_weak_explicit(&b->used, &cur, cur + n, memory_order_relaxed,
+                                                  memory_order_relaxed));
+  return 0;
+}
+
+void hop_body_release(hop_body_budget *b, size_t n) {
+  if (n) atomic_fetch_sub_explicit(&b->used, n, memory_order_relaxed);
+}
+
 int hop_server_new(hop_server **out, const hop_server_config *cfg) {
   if (!out || !cfg) return HOP_EINVAL;
   if (!cfg->max_connections || !cfg->max_concurrent_streams || !cfg->max_header_list_size)
@@ -46,8 +74,10 @@ int hop_server_new(hop_server **out, const hop_server_config *cfg) {
   if (!s) return HOP_ENOMEM;
   s->cfg = *cfg;
   s->host = strdup(cfg->host && *cfg->host ? cfg->host : "127.0.0.1");
-  if (!s->host || pthread_mutex_init(&s->ctl_mu, NULL)) {
+  s->budget = budget_new(cfg->max_body_buffer);
+  if (!s->host || !s->budget || pthread_mutex_init(&s->ctl_mu, NULL)) {
     free(s->host);
+    free(s->budget);
     free(s);
     return HOP_ENOMEM;
   }
@@ -98,6 +128,7 @@ int hop_server_set_fallback(hop_server *s, hop_handler_fn fn, void *user_data) {
 /* ---- workers ---- */
 
 static void worker_free(hop_worker *w) {
+  budget_unref(w->budget);
   pthread_mutex_destroy(&w->post_mu);
   free(w->rbuf);
   free(w);
@@ -317,6 +348,8 @@ static int worker_init(hop_server *s, unsigned i, hop_worker **out) {
     free(w);
     return HOP_ENOMEM;
   }
+  w->budget = s->budget;
+  atomic_fetch_add_explicit(&s->budget->refs, 1, memory_order_relaxed);
   int rv = uv_loop_init(&w->loop);
   if (rv) {
     worker_free(w);
@@ -486,22 +519,9 @@ void hop_server_free(hop_server *s) {
   for (size_t i = 0; i < s->nroutes; i++) free(s->routes[i].path);
   free(s->routes);
   pthread_mutex_destroy(&s->ctl_mu);
+  budget_unref(s->budget);
   free(s->host);
   free(s);
-}
-
-int hop_server_body_charge(hop_server *s, size_t n) {
-  size_t max = s->cfg.max_body_buffer;
-  size_t cur = atomic_load_explicit(&s->body_buffered, memory_order_relaxed);
-  do {
-    if (max && (cur > max || n > max - cur)) return -1;
-  } while (!atomic_compare_exchange_weak_explicit(&s->body_buffered, &cur, cur + n,
-                                                  memory_order_relaxed, memory_order_relaxed));
-  return 0;
-}
-
-void hop_server_body_release(hop_server *s, size_t n) {
-  if (n) atomic_fetch_sub_explicit(&s->body_buffered, n, memory_order_relaxed);
 }
 
 void hop_server_get_stats(hop_server *s, hop_server_stats *out) {
@@ -527,5 +547,5 @@ void hop_server_get_stats(hop_server *s, hop_server_stats *out) {
     SUM(body_refusals);
   }
 #undef SUM
-  out->body_buffered = atomic_load_explicit(&s->body_buffered, memory_order_relaxed);
+  out->body_buffered = atomic_load_explicit(&s->budget->used, memory_order_relaxed);
 }

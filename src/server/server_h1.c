@@ -22,7 +22,7 @@ int hop_h1_conn_start(hop_conn *c) {
 
 void hop_h1_conn_free(hop_conn *c) {
   if (!c->h1) return;
-  hop_server_body_release(c->w->s, c->h1_body_charged);
+  hop_body_release(c->w->budget, c->h1_body_charged);
   c->h1_body_charged = 0;
   hop_h1_parser_free(c->h1);
   free(c->h1);
@@ -108,7 +108,7 @@ static void pump(hop_conn *c) {
     }
     if (hp->req.body.len > c->h1_body_charged) {
       size_t more = hp->req.body.len - c->h1_body_charged;
-      if (hop_server_body_charge(s, more) != 0) {
+      if (hop_body_charge(c->w->budget, more) != 0) {
         /* The server holds max_body_buffer of bodies: not this client's fault (no 413), and
          * the rest of this body is not read (the connection closes). */
         HOP_STAT_ADD(c->w, body_refusals, 1);

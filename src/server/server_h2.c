@@ -23,7 +23,7 @@ static void calm(hop_conn *c) {
  * or the stream is gone). Idempotent. */
 static void body_release(hop_conn *c, hop_h2_stream *st) {
   c->body_buffered -= st->body_counted;
-  hop_server_body_release(c->w->s, st->body_counted);
+  hop_body_release(c->w->budget, st->body_counted);
   st->body_counted = 0;
 }
 
@@ -182,7 +182,7 @@ static int on_data_chunk_recv(nghttp2_session *session, uint8_t flags, int32_t s
   if (!st || !st->req || st->rejected || st->dispatched) return 0;
   size_t budget = c->w->s->cfg.max_conn_body_buffer;
   int over_conn = budget && c->body_buffered + len > budget;
-  if (over_conn || hop_server_body_charge(c->w->s, len) != 0) {
+  if (over_conn || hop_body_charge(c->w->budget, len) != 0) {
     /* Unfinished uploads would pin MCS x max_body per connection (and max_connections times
      * that per server). No handler has seen this stream, so REFUSED_STREAM tells the client
      * it was not processed. */
@@ -197,7 +197,7 @@ static int on_data_chunk_recv(nghttp2_session *session, uint8_t flags, int32_t s
     return 0;
   }
   int rv = hop_buf_append(&st->req->body, data, len);
-  if (rv) hop_server_body_release(c->w->s, len); /* charged above, not held */
+  if (rv) hop_body_release(c->w->budget, len); /* charged above, not held */
   if (rv == HOP_ETOOBIG) reject(c, st, 413);
   else if (rv) nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, stream_id, NGHTTP2_INTERNAL_ERROR);
   else {

@@ -39,6 +39,15 @@ typedef struct hop_srv_stats {
 #define HOP_STAT_ADD(w, field, n) atomic_fetch_add_explicit(&(w)->stats.field, (n), memory_order_relaxed)
 #define HOP_STAT_SUB(w, field, n) atomic_fetch_sub_explicit(&(w)->stats.field, (n), memory_order_relaxed)
 
+/* The server-wide request-body budget (max_body_buffer). Shared, refcounted, by the server
+ * and its workers: a request answered after hop_server_free (its worker outlives the server)
+ * still releases its charge. Any thread. */
+typedef struct hop_body_budget {
+  _Atomic size_t used;
+  size_t max; /* 0 = no budget (still counted, for the stats) */
+  atomic_uint refs;
+} hop_body_budget;
+
 typedef struct hop_route {
   char *path;
   hop_handler_fn fn;
@@ -59,7 +68,7 @@ struct hop_server {
   _Atomic int draining, stopping;
   _Atomic uint64_t drain_timeout_ms;
   _Atomic uint64_t conns_open; /* whole server, for max_connections */
-  _Atomic size_t body_buffered; /* request-body bytes charged, for max_body_buffer */
+  hop_body_budget *budget;       /* max_body_buffer; shared with the workers */
   _Atomic unsigned workers_running;
   pthread_mutex_t ctl_mu; /* guards cross-thread uv_async_send on workers' control */
   hop_h2_limits h2;
@@ -158,6 +167,7 @@ struct hop_conn {
 
 struct hop_worker {
   hop_server *s;
+  hop_body_budget *budget; /* a reference: the worker may outlive the server */
   unsigned idx;
   uv_loop_t loop;
   uv_thread_t thread;
@@ -196,10 +206,10 @@ void hop_worker_unref(hop_worker *w);
 void hop_worker_conn_closed(hop_worker *w);
 /* Wakes the worker's control handler (any thread). */
 void hop_worker_poke(hop_worker *w);
-/* server.c: the server-wide request-body budget (max_body_buffer). Any thread.
- * charge: 0 when |n| more bytes fit (they are then counted), -1 when not (nothing counted). */
-int hop_server_body_charge(hop_server *s, size_t n);
-void hop_server_body_release(hop_server *s, size_t n);
+/* server.c: charge: 0 when |n| more bytes fit the budget (they are then counted), -1 when
+ * not (nothing counted). Any thread. */
+int hop_body_charge(hop_body_budget *b, size_t n);
+void hop_body_release(hop_body_budget *b, size_t n);
 /* server_conn.c */
 void hop_conn_accept(hop_worker *w);
 void hop_conn_close(hop_conn *c);

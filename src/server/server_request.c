@@ -72,7 +72,7 @@ void hop_request_free(hop_request *r) {
   hop_worker *w = r->w;
   cancel_unlink(r); /* only ever queued on the loop thread, and freed there while queued */
   if (r->owner) hop_conn_unref(r->owner);
-  hop_server_body_release(w->s, r->body_charged);
+  hop_body_release(w->budget, r->body_charged);
   hop_buf_free(&r->arena);
   hop_buf_free(&r->body);
   free(r->headers);
