@@ -90,6 +90,12 @@ void hop_waker_flush(hop_waker *k) {
   hop_wait *first = k->local;
   if (!first) return;
   k->local = NULL;
+  if (!first->next && atomic_load(&k->sleeping)) {
+    /* One caller and the waker asleep: waking it would cost the same FUTEX_WAKE as waking
+     * the caller, plus a thread hop on the caller's latency. */
+    hop_wait_wake(first);
+    return;
+  }
   hop_wait *last = first;
   while (last->next) last = last->next;
   hop_wait *old = atomic_load(&k->head);
