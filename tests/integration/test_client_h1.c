@@ -98,7 +98,7 @@ static void churn(uint32_t idle_cap, uint64_t *dials_out, int *ok_out, int total
 }
 
 static void test_h1_idle_cap_churns(void **state) {
-  int total = tc_sanitize() ? 1000 : 5000;
+  int total = tc_sanitize() ? 2000 : 5000;
   uint64_t d2, d256;
   int ok2, ok256;
   churn(2, &d2, &ok2, total);
@@ -107,7 +107,10 @@ static void test_h1_idle_cap_churns(void **state) {
   assert_int_equal(ok256, total);
   /* idle cap 2: finished connections above the cap close, later calls dial again */
   assert_true(d2 >= 10 * 2);
-  assert_true(d2 > 2 * d256);
+  /* ...well beyond the one dial per caller of a pool as large as the concurrency (under
+   * ThreadSanitizer a slow loop hands more finished connections straight to waiting calls:
+   * ~40 % of calls dial there, ~98 % in a release build) */
+  assert_true(d2 > d256 + (uint64_t)total / 10);
   /* a pool as large as the concurrency dials about once per concurrent caller */
   assert_true(d256 <= 256);
 }
