@@ -112,6 +112,11 @@ static void pump(hop_conn *c) {
         /* The server holds max_body_buffer of bodies: not this client's fault (no 413), and
          * the rest of this body is not read (the connection closes). */
         HOP_STAT_ADD(c->w, body_refusals, 1);
+        /* Drop what came of it now, before the answer leaves: the budget is free again by
+         * the time the client sees the 503. */
+        hop_buf_free(&hp->req.body);
+        hop_body_release(c->w->budget, c->h1_body_charged);
+        c->h1_body_charged = 0;
         hop_h1_send_error(c, 503);
         break;
       }
