@@ -159,6 +159,15 @@ int hop_rpc_reply(hop_rpc_request *rq, const void *msg, size_t len);
 #define HOP_RPC_MAX_REPLY_HEADERS 32
 int hop_rpc_reply_md(hop_rpc_request *rq, const void *msg, size_t len, const hop_header *md,
                      size_t nmd);
+/* As hop_rpc_reply_md, with response trailers too (up to HOP_RPC_MAX_REPLY_HEADERS; copied):
+ * gRPC sends them in the HTTP/2 trailers after grpc-status, gRPC-Web in the body's trailer
+ * frame, Connect unary as "trailer-<name>" response headers. Names must be lower-case tokens
+ * and not a protocol's own (grpc-status, grpc-message, grpc-status-details-bin, content-*,
+ * te, trailer, transfer-encoding, connection); values without CR, LF or NUL. Otherwise the
+ * call completes with HOP_CODE_INTERNAL instead. The client (hop_rpc_result.trailers) sees
+ * them without the Connect prefix in every protocol. */
+int hop_rpc_reply_trailers(hop_rpc_request *rq, const void *msg, size_t len,
+                           const hop_header *md, size_t nmd, const hop_header *tr, size_t ntr);
 /* Completes |rq| with an error (|message| may be NULL; details copied). Any thread, once. */
 int hop_rpc_fail(hop_rpc_request *rq, hop_code code, const char *message,
                  const hop_rpc_detail *details, size_t ndetails);
@@ -206,7 +215,8 @@ typedef struct hop_rpc_result {
   int http_status;             /* 0 when no response arrived */
   hop_header *headers;         /* response headers */
   size_t nheaders;
-  hop_header *trailers;        /* gRPC / gRPC-Web trailers */
+  hop_header *trailers;        /* trailers: gRPC's and gRPC-Web's, and Connect's "trailer-"
+                                  headers with the prefix removed */
   size_t ntrailers;
 } hop_rpc_result;
 

@@ -156,18 +156,28 @@ static int build_request(const hop_rpc_call_opts *o, rpc_req *r) {
 }
 
 /* ---- response ---- */
-static int copy_headers(const hop_header *src, size_t n, hop_header **out, size_t *nout) {
-  hop_hdr_list l = {0};
-  for (size_t i = 0; i < n; i++) {
-    int rc = hop_hdr_list_add(&l, src[i].name, src[i].name_len, src[i].value, src[i].value_len, 1);
-    if (rc) {
-      hop_hdr_list_free(&l);
-      return rc;
-    }
+/* Appends |src| to the lists *out (and, when |connect|, headers named "trailer-*" with the
+ * prefix removed to *tout: Connect unary's trailers). */
+static int copy_headers(const hop_header *src, size_t n, int connect, hop_header **out,
+                        size_t *nout, hop_header **tout, size_t *ntout) {
+  hop_hdr_list l = {.v = *out, .n = *nout, .cap = *nout};
+  hop_hdr_list tl = {0};
+  if (connect) tl = (hop_hdr_list){.v = *tout, .n = *ntout, .cap = *ntout};
+  int rc = HOP_OK;
+  for (size_t i = 0; i < n && rc == HOP_OK; i++) {
+    if (connect && src[i].name_len > 8 && !strncasecmp(src[i].name, "trailer-", 8))
+      rc = hop_hdr_list_add(&tl, src[i].name + 8, src[i].name_len - 8, src[i].value,
+                            src[i].value_len, 1);
+    else
+      rc = hop_hdr_list_add(&l, src[i].name, src[i].name_len, src[i].value, src[i].value_len, 1);
   }
   *out = l.v;
   *nout = l.n;
-  return HOP_OK;
+  if (connect) {
+    *tout = tl.v;
+    *ntout = tl.n;
+  }
+  return rc;
 }
 
 static void set_error(hop_rpc_result *res, hop_code code, const char *msg) {
@@ -358,8 +368,9 @@ static void decode(hop_rpc_result *res, const hop_rpc_call_opts *o, int err, int
     return;
   }
   res->http_status = status;
-  if (copy_headers(h, nh, &res->headers, &res->nheaders) ||
-      copy_headers(t, nt, &res->trailers, &res->ntrailers)) {
+  if (copy_headers(h, nh, o->protocol == HOP_RPC_CONNECT, &res->headers, &res->nheaders,
+                   &res->trailers, &res->ntrailers) ||
+      copy_headers(t, nt, 0, &res->trailers, &res->ntrailers, NULL, NULL)) {
     set_error(res, HOP_CODE_RESOURCE_EXHAUSTED, "out of memory");
     return;
   }

@@ -82,15 +82,19 @@ void hop_rpc_server_config_init(hop_rpc_server_config *cfg) {
 static void send_answer(hop_rpc_server *rs, hop_request *http, hop_rpc_protocol protocol,
                         const char *ctype, int gzip_out, const void *msg, size_t len,
                         hop_code code, const char *errmsg, const hop_rpc_detail *details,
-                        size_t ndetails, const hop_header *extra, size_t nextra) {
+                        size_t ndetails, const hop_header *extra, size_t nextra,
+                        const hop_header *tr, size_t ntr) {
   hop_buf body, zbuf, aux;
   hop_buf_init(&body, SIZE_MAX);
   hop_buf_init(&zbuf, SIZE_MAX);
   hop_buf_init(&aux, SIZE_MAX);
   if (nextra > HOP_RPC_MAX_REPLY_HEADERS) nextra = HOP_RPC_MAX_REPLY_HEADERS;
-  hop_header h[HOP_RPC_MAX_REPLY_HEADERS + 8];
+  if (ntr > HOP_RPC_MAX_REPLY_HEADERS) ntr = HOP_RPC_MAX_REPLY_HEADERS;
+  if (code != HOP_CODE_OK) ntr = 0; /* trailers go with a message; errors carry their own */
+  hop_header h[2 * HOP_RPC_MAX_REPLY_HEADERS + 8];
   size_t nh = 0;
   for (size_t i = 0; i < nextra; i++) h[nh++] = extra[i];
+  char *tnames = NULL; /* Connect: "trailer-" + name, one block */
   int compressed = 0;
   if (code == HOP_CODE_OK && gzip_out && len >= rs->cfg.compress_min_bytes &&
       hop_gzip_compress(msg, len, &zbuf) == HOP_OK) {
@@ -102,6 +106,20 @@ static void send_answer(hop_rpc_server *rs, hop_request *http, hop_rpc_protocol 
     if (code == HOP_CODE_OK) {
       h[nh++] = (hop_header){"content-type", 12, ctype, strlen(ctype)};
       if (compressed) h[nh++] = (hop_header)HOP_HEADER("content-encoding", "gzip");
+      /* Connect unary has no HTTP trailers: they travel as "trailer-" prefixed headers. */
+      size_t tbytes = 0;
+      for (size_t i = 0; i < ntr; i++) tbytes += 8 + tr[i].name_len;
+      if (ntr && !(tnames = malloc(tbytes))) {
+        hop_request_respond(http, 500, NULL, 0, NULL, 0, NULL, 0);
+        goto out;
+      }
+      char *tp = tnames;
+      for (size_t i = 0; i < ntr; i++) {
+        memcpy(tp, "trailer-", 8);
+        memcpy(tp + 8, tr[i].name, tr[i].name_len);
+        h[nh++] = (hop_header){tp, 8 + tr[i].name_len, tr[i].value, tr[i].value_len};
+        tp += 8 + tr[i].name_len;
+      }
       hop_request_respond(http, 200, h, nh, msg, len, NULL, 0);
     } else {
       h[nh++] = (hop_header)HOP_HEADER("content-type", "application/json");
@@ -116,9 +134,10 @@ static void send_answer(hop_rpc_server *rs, hop_request *http, hop_rpc_protocol 
   /* gRPC and gRPC-Web: status, message and details as headers or trailers. */
   char status[4];
   snprintf(status, sizeof(status), "%d", (int)code);
-  hop_header t[3];
+  hop_header t[3 + HOP_RPC_MAX_REPLY_HEADERS];
   size_t nt = 0;
   t[nt++] = (hop_header){"grpc-status", 11, status, strlen(status)};
+  for (size_t i = 0; i < ntr; i++) t[nt++] = tr[i];
   hop_buf pct, det;
   hop_buf_init(&pct, SIZE_MAX);
   hop_buf_init(&det, SIZE_MAX);
@@ -160,6 +179,7 @@ static void send_answer(hop_rpc_server *rs, hop_request *http, hop_rpc_protocol 
   hop_buf_free(&pct);
   hop_buf_free(&det);
 out:
+  free(tnames);
   hop_buf_free(&body);
   hop_buf_free(&zbuf);
   hop_buf_free(&aux);
@@ -180,7 +200,8 @@ static void reject(hop_rpc_server *rs, hop_request *http, hop_rpc_protocol proto
                    const char *ctype, const hop_rpc_status *st, const hop_header *extra,
                    size_t nextra) {
   count(rs, st->code);
-  send_answer(rs, http, protocol, ctype, 0, NULL, 0, st->code, st->msg, NULL, 0, extra, nextra);
+  send_answer(rs, http, protocol, ctype, 0, NULL, 0, st->code, st->msg, NULL, 0, extra, nextra,
+              NULL, 0);
 }
 
 /* ---- request lifetime ---- */
@@ -209,14 +230,14 @@ static void on_deadline(uv_timer_t *t) {
     rq->http = NULL;
     count(rq->rs, HOP_CODE_DEADLINE_EXCEEDED);
     send_answer(rq->rs, http, rq->protocol, rq->ctype, 0, NULL, 0, HOP_CODE_DEADLINE_EXCEEDED,
-                "deadline exceeded", NULL, 0, NULL, 0);
+                "deadline exceeded", NULL, 0, NULL, 0, NULL, 0);
   }
   close_timer(rq);
 }
 
 static int complete(hop_rpc_request *rq, const void *msg, size_t len, hop_code code,
                     const char *errmsg, const hop_rpc_detail *details, size_t ndetails,
-                    const hop_header *md, size_t nmd) {
+                    const hop_header *md, size_t nmd, const hop_header *tr, size_t ntr) {
   if (!rq) return HOP_EINVAL;
   int expected = 0;
   if (atomic_compare_exchange_strong(&rq->answered, &expected, 1)) {
@@ -230,7 +251,7 @@ static int complete(hop_rpc_request *rq, const void *msg, size_t len, hop_code c
     }
     count(rq->rs, code);
     send_answer(rq->rs, http, rq->protocol, rq->ctype, rq->gzip_out, msg, len, code, errmsg,
-                details, ndetails, md, nmd);
+                details, ndetails, md, nmd, tr, ntr);
   }
   if (rq->timer && pthread_equal(pthread_self(), rq->loop_thread)) close_timer(rq);
   rq_unref(rq);
@@ -238,22 +259,53 @@ static int complete(hop_rpc_request *rq, const void *msg, size_t len, hop_code c
 }
 
 int hop_rpc_reply(hop_rpc_request *rq, const void *msg, size_t len) {
-  return complete(rq, msg, len, HOP_CODE_OK, NULL, NULL, 0, NULL, 0);
+  return complete(rq, msg, len, HOP_CODE_OK, NULL, NULL, 0, NULL, 0, NULL, 0);
 }
 
 int hop_rpc_reply_md(hop_rpc_request *rq, const void *msg, size_t len, const hop_header *md,
                      size_t nmd) {
-  if (nmd > HOP_RPC_MAX_REPLY_HEADERS || (nmd && !md)) {
-    return complete(rq, NULL, 0, HOP_CODE_INTERNAL, "too many response headers", NULL, 0, NULL,
-                    0);
+  return hop_rpc_reply_trailers(rq, msg, len, md, nmd, NULL, 0);
+}
+
+/* A trailer the handler may set: a lower-case token name that is not one the protocols own
+ * (pseudo-headers, grpc-status and friends, content-type / -length / -encoding). */
+static int trailer_name_ok(const hop_header *t) {
+  if (!t->name || !t->name_len || (t->value_len && !t->value)) return 0;
+  for (size_t i = 0; i < t->name_len; i++) {
+    char ch = t->name[i];
+    if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '-' || ch == '_' ||
+          ch == '.'))
+      return 0;
   }
-  return complete(rq, msg, len, HOP_CODE_OK, NULL, NULL, 0, md, nmd);
+  static const char *const owned[] = {"grpc-status", "grpc-message", "grpc-status-details-bin",
+                                      "content-type", "content-length", "content-encoding",
+                                      "te", "trailer", "transfer-encoding", "connection"};
+  for (size_t i = 0; i < sizeof(owned) / sizeof(owned[0]); i++)
+    if (t->name_len == strlen(owned[i]) && !memcmp(t->name, owned[i], t->name_len)) return 0;
+  for (size_t i = 0; i < t->value_len; i++)
+    if (t->value[i] == '\r' || t->value[i] == '\n' || t->value[i] == 0) return 0;
+  return 1;
+}
+
+int hop_rpc_reply_trailers(hop_rpc_request *rq, const void *msg, size_t len,
+                           const hop_header *md, size_t nmd, const hop_header *tr, size_t ntr) {
+  if (nmd > HOP_RPC_MAX_REPLY_HEADERS || (nmd && !md))
+    return complete(rq, NULL, 0, HOP_CODE_INTERNAL, "too many response headers", NULL, 0, NULL,
+                    0, NULL, 0);
+  if (ntr > HOP_RPC_MAX_REPLY_HEADERS || (ntr && !tr))
+    return complete(rq, NULL, 0, HOP_CODE_INTERNAL, "too many response trailers", NULL, 0, NULL,
+                    0, NULL, 0);
+  for (size_t i = 0; i < ntr; i++)
+    if (!trailer_name_ok(&tr[i]))
+      return complete(rq, NULL, 0, HOP_CODE_INTERNAL, "invalid response trailer", NULL, 0, NULL,
+                      0, NULL, 0);
+  return complete(rq, msg, len, HOP_CODE_OK, NULL, NULL, 0, md, nmd, tr, ntr);
 }
 
 int hop_rpc_fail(hop_rpc_request *rq, hop_code code, const char *message,
                  const hop_rpc_detail *details, size_t ndetails) {
   if (code == HOP_CODE_OK || (unsigned)code > 16) code = HOP_CODE_UNKNOWN;
-  return complete(rq, NULL, 0, code, message, details, ndetails, NULL, 0);
+  return complete(rq, NULL, 0, code, message, details, ndetails, NULL, 0, NULL, 0);
 }
 
 /* ---- accessors ---- */
@@ -385,7 +437,7 @@ static void dispatch(hop_rpc_server *rs, hop_rpc_proc *p, hop_request *http, con
     if (timeout_us == 0) { /* already expired: the handler is not even called */
       count(rs, HOP_CODE_DEADLINE_EXCEEDED);
       send_answer(rs, http, k->protocol, k->ctype, 0, NULL, 0, HOP_CODE_DEADLINE_EXCEEDED,
-                  "deadline exceeded", NULL, 0, NULL, 0);
+                  "deadline exceeded", NULL, 0, NULL, 0, NULL, 0);
       rq_free(rq);
       return;
     }

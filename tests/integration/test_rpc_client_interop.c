@@ -322,6 +322,58 @@ static void to_grpc_js(void **state) {
   run_matrix(url, c_h2, p, 1, 0);
 }
 
+/* ---- handler trailers (hopwire server only) ---- */
+
+/* Replies with a header and two trailers; "Trailers/Bad" tries a trailer a protocol owns. */
+static void h_trailers(hop_rpc_request *rq, void *ud) {
+  size_t len;
+  const uint8_t *m = hop_rpc_request_message(rq, &len);
+  hop_header md = HOP_HEADER("x-hdr", "h");
+  hop_header tr[2] = {HOP_HEADER("x-trace", "abc"), HOP_HEADER("x-count", "2")};
+  if (ud) tr[1] = (hop_header)HOP_HEADER("grpc-status", "0");
+  hop_rpc_reply_trailers(rq, m, len, &md, 1, tr, 2);
+}
+
+static void check_trailers(hop_client *c, const char *url, hop_rpc_protocol protocol) {
+  hop_rpc_call_opts o;
+  hop_rpc_call_opts_init(&o);
+  o.base_url = url;
+  o.procedure = TESTSVC "Trailers";
+  o.protocol = protocol;
+  o.message = "\x0a\x02hi";
+  o.message_len = 4;
+  hop_rpc_result r;
+  assert_int_equal(hop_rpc_call(c, &o, &r), HOP_OK);
+  assert_int_equal(r.code, HOP_CODE_OK);
+  assert_int_equal(r.message_len, 4);
+  assert_string_equal(hop_headers_get(r.headers, r.nheaders, "x-hdr", NULL), "h");
+  assert_non_null(hop_headers_get(r.trailers, r.ntrailers, "x-trace", NULL));
+  assert_string_equal(hop_headers_get(r.trailers, r.ntrailers, "x-trace", NULL), "abc");
+  assert_string_equal(hop_headers_get(r.trailers, r.ntrailers, "x-count", NULL), "2");
+  /* Connect's prefixed form is moved, not copied */
+  assert_null(hop_headers_get(r.headers, r.nheaders, "trailer-x-trace", NULL));
+  hop_rpc_result_free(&r);
+  o.procedure = TESTSVC "TrailersBad";
+  assert_int_equal(hop_rpc_call(c, &o, &r), HOP_OK);
+  assert_int_equal(r.code, HOP_CODE_INTERNAL);
+  assert_string_equal(r.error_message, "invalid response trailer");
+  hop_rpc_result_free(&r);
+}
+
+/* On the wire, Connect unary carries them as "trailer-" headers. */
+static void check_connect_trailer_headers(hop_client *c, const char *url) {
+  char full[128];
+  snprintf(full, sizeof(full), "%s" TESTSVC "Trailers", url);
+  hop_header h = HOP_HEADER("content-type", "application/proto");
+  hop_call_opts co = {.url = full, .headers = &h, .nheaders = 1, .body = "\x0a\x02hi", .body_len = 4};
+  hop_result hr;
+  assert_int_equal(hop_client_do(c, &co, &hr), HOP_OK);
+  assert_int_equal(hr.status, 200);
+  assert_string_equal(hop_headers_get(hr.headers, hr.nheaders, "trailer-x-trace", NULL), "abc");
+  assert_string_equal(hop_headers_get(hr.headers, hr.nheaders, "trailer-x-count", NULL), "2");
+  hop_result_free(&hr);
+}
+
 static void to_hopwire(void **state) {
   hop_server *srv;
   hop_rpc_server *rs;
@@ -331,9 +383,18 @@ static void to_hopwire(void **state) {
   assert_int_equal(hop_server_new(&srv, &cfg), HOP_OK);
   assert_int_equal(hop_rpc_server_new(&rs, srv, NULL), HOP_OK);
   assert_int_equal(tsv_register(rs), HOP_OK);
+  assert_int_equal(hop_rpc_server_handle(rs, TESTSVC "Trailers", h_trailers, NULL, 0), HOP_OK);
+  assert_int_equal(hop_rpc_server_handle(rs, TESTSVC "TrailersBad", h_trailers, rs, 0), HOP_OK);
   assert_int_equal(hop_server_start(srv), HOP_OK);
   char url[64];
   snprintf(url, sizeof(url), "http://127.0.0.1:%u", hop_server_port(srv));
+  check_trailers(c_h1, url, HOP_RPC_CONNECT);
+  check_trailers(c_h1, url, HOP_RPC_GRPC_WEB);
+  check_trailers(c_h2, url, HOP_RPC_CONNECT);
+  check_trailers(c_h2, url, HOP_RPC_GRPC);
+  check_trailers(c_h2, url, HOP_RPC_GRPC_WEB);
+  check_connect_trailer_headers(c_h1, url);
+  check_connect_trailer_headers(c_h2, url);
   hop_rpc_protocol h1p[] = {HOP_RPC_CONNECT, HOP_RPC_GRPC_WEB};
   run_matrix(url, c_h1, h1p, 2, 1);
   hop_rpc_protocol h2p[] = {HOP_RPC_CONNECT, HOP_RPC_GRPC, HOP_RPC_GRPC_WEB};
