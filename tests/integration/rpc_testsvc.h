@@ -110,10 +110,20 @@ out:
 }
 
 /* ---- handlers ---- */
+/* Echo; with request header x-want-trailer: V it also answers header x-echo-header: V and
+ * trailer x-echo-trailer: V (interop of handler trailers). */
 static void tsv_echo(hop_rpc_request *rq, void *ud) {
-  size_t len;
+  size_t len, vl = 0;
   const uint8_t *m = hop_rpc_request_message(rq, &len);
-  hop_rpc_reply(rq, m, len);
+  const char *v = hop_rpc_request_header(rq, "x-want-trailer");
+  if (!v) {
+    hop_rpc_reply(rq, m, len);
+    return;
+  }
+  vl = strlen(v);
+  hop_header md = {"x-echo-header", 13, v, vl};
+  hop_header tr = {"x-echo-trailer", 14, v, vl};
+  hop_rpc_reply_trailers(rq, m, len, &md, 1, &tr, 1);
 }
 
 static void tsv_fail(hop_rpc_request *rq, void *ud) {

@@ -1,6 +1,7 @@
 /* Interop, Node.js clients -> hopwire's RPC server (in this process): @connectrpc/connect-node
  * in Connect, gRPC and gRPC-Web over HTTP/1.1 and h2c, binary and JSON, Connect GET, gzip;
  * @grpc/grpc-js over h2c, plain and gzip. Each peer run asserts echo (small, empty, 100 KiB),
+ * a response header and trailer set by the handler (hop_rpc_reply_trailers),
  * all 16 error codes with message and an ErrorInfo detail, a deadline against a slow method,
  * and unimplemented for an unknown method; it exits non-zero on any failed check.
  * ctest: RUN_SERIAL

@@ -51,6 +51,17 @@ await check("echo empty", async () => {
   eq(r.text, "", "text");
   eq(r.payload.length, 0, "payload");
 });
+await check("response header and trailer from the handler", async () => {
+  let hdr, trl;
+  const r = await client.echo({ text: "t" }, {
+    headers: { "x-want-trailer": "tv1" },
+    onHeader: (h) => { hdr = h; },
+    onTrailer: (t) => { trl = t; },
+  });
+  eq(r.text, "t", "text");
+  eq(hdr && hdr.get("x-echo-header"), "tv1", "header");
+  eq(trl && trl.get("x-echo-trailer"), "tv1", "trailer");
+});
 await check(`echo ${payload.length} B`, async () => {
   const r = await client.echo({ text: "big", payload });
   eq(Buffer.compare(Buffer.from(r.payload), Buffer.from(payload)), 0, "payload");

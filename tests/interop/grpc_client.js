@@ -37,6 +37,20 @@ const call = (m, req, opts = {}) => new Promise((resolve, reject) =>
     eq(r.text, "héllo", "text");
     eq(r.payload.toString("hex"), "000102ff", "payload");
   });
+  await check("response header and trailer from the handler", async () => {
+    const md = new grpc.Metadata();
+    md.set("x-want-trailer", "tv2");
+    let hdr, trl;
+    const r = await new Promise((resolve, reject) => {
+      const c = client.Echo({ text: "t" }, md, {}, (err, res) => (err ? reject(err) : resolve(res)));
+      c.on("metadata", (m) => { hdr = m; });
+      c.on("status", (s) => { trl = s.metadata; });
+    });
+    eq(r.text, "t", "text");
+    eq(hdr && String(hdr.get("x-echo-header")[0]), "tv2", "header");
+    await new Promise((resolve) => setImmediate(resolve)); // 'status' may follow the callback
+    eq(trl && String(trl.get("x-echo-trailer")[0]), "tv2", "trailer");
+  });
   await check("echo 100 KiB", async () => {
     const r = await call("Echo", { text: "big", payload });
     eq(Buffer.compare(r.payload, payload), 0, "payload");
