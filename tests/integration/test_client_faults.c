@@ -509,6 +509,52 @@ static void test_free_fails_pending(void **state) {
   hop_child_stop(&ch, SIGTERM, 3000);
 }
 
+/* Blocking callers parked in hop_client_do when the client is freed: each returns
+ * HOP_ESHUTDOWN promptly (the waker thread wakes them before it is joined). */
+typedef struct blocked_arg {
+  hop_client *c;
+  const char *url;
+  int err;
+  long done_ms;
+} blocked_arg;
+
+static void *blocked_caller(void *p) {
+  blocked_arg *a = p;
+  hop_call_opts o = {.url = a->url, .body = "x", .body_len = 1, .timeout_ms = 10000};
+  hop_result res;
+  a->err = hop_client_do(a->c, &o, &res);
+  a->done_ms = tc_now_ms();
+  hop_result_free(&res);
+  return NULL;
+}
+
+static void test_free_wakes_blocked_callers(void **state) {
+  hop_child ch;
+  assert_int_equal(tc_spawn_node(&ch, 100, 3000), 0);
+  hop_client *c = h2_client(NULL);
+  char url[128];
+  snprintf(url, sizeof(url), "http://127.0.0.1:%u/echo", ch.port);
+  enum { N = 8 };
+  blocked_arg a[N];
+  pthread_t th[N];
+  for (int i = 0; i < N; i++) {
+    a[i] = (blocked_arg){.c = c, .url = url, .err = 1};
+    assert_int_equal(pthread_create(&th[i], NULL, blocked_caller, &a[i]), 0);
+  }
+  usleep(300000); /* all parked: the peer answers after 3 s */
+  long t0 = tc_now_ms();
+  hop_client_free(c);
+  struct timespec dl;
+  clock_gettime(CLOCK_REALTIME, &dl);
+  dl.tv_sec += 5;
+  for (int i = 0; i < N; i++) {
+    assert_int_equal(pthread_timedjoin_np(th[i], NULL, &dl), 0); /* never a hang */
+    assert_int_equal(a[i].err, HOP_ESHUTDOWN);
+    assert_true(a[i].done_ms - t0 < 1500);
+  }
+  hop_child_stop(&ch, SIGTERM, 3000);
+}
+
 /* ---- hopwire serve: SIGKILL + restart, graceful drain ------------------------------------ */
 
 static int spawn_serve_on(hop_child *ch, int port, const char *delay) {
@@ -653,6 +699,7 @@ int main(void) {
       cmocka_unit_test(test_deadline_expires),
       cmocka_unit_test(test_cancel_from_other_thread),
       cmocka_unit_test(test_free_fails_pending),
+      cmocka_unit_test(test_free_wakes_blocked_callers),
       cmocka_unit_test(test_sigkill_and_restart),
       cmocka_unit_test(test_graceful_drain_under_load),
   };
