@@ -107,10 +107,12 @@ static void test_h1_idle_cap_churns(void **state) {
   assert_int_equal(ok256, total);
   /* idle cap 2: finished connections above the cap close, later calls dial again */
   assert_true(d2 >= 10 * 2);
-  /* ...well beyond the one dial per caller of a pool as large as the concurrency (under
-   * ThreadSanitizer a slow loop hands more finished connections straight to waiting calls:
-   * ~40 % of calls dial there, ~98 % in a release build) */
-  assert_true(d2 > d256 + (uint64_t)total / 10);
+  /* ...beyond the one dial per caller of a pool as large as the concurrency. How far depends
+   * on timing: a finished connection handed straight to a waiting call is not churned. A
+   * release build dials for ~98 % of calls; under the sanitizers' slower loop anywhere from
+   * ~20 % (398 of 2,000 seen under TSan) to ~98 %, so there only "more than the big pool". */
+  assert_true(d2 > d256);
+  if (!tc_sanitize()) assert_true(d2 > d256 + (uint64_t)total / 10);
   /* a pool as large as the concurrency dials about once per concurrent caller */
   assert_true(d256 <= 256);
 }
