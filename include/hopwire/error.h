@@ -36,7 +36,8 @@ extern "C" {
   X(-22, EADDRINUSE, "address already in use")                                    \
   X(-23, ESTATE, "operation not valid in the current state")                      \
   X(-24, EHTTP, "peer sent a malformed HTTP message")                             \
-  X(-25, EUNSUPPORTED, "not supported")
+  X(-25, EUNSUPPORTED, "not supported")                                           \
+  X(-26, ERPC, "the peer answered with an RPC error status")
 
 typedef enum hop_err {
 #define HOP_ERR_ENUM_(num, name, msg) HOP_##name = (num),

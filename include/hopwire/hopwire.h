@@ -7,4 +7,5 @@
 #include "hopwire/server.h"
 #include "hopwire/client.h"
 #include "hopwire/rpc.h"
+#include "hopwire/events.h"
 #endif
