@@ -711,6 +711,13 @@ fail:
 
 int hop_ev_json_to_request(const char *json, size_t len, size_t max_out, uint8_t **out,
                            size_t *out_len, char *err, size_t errlen) {
+  return hop_ev_json_to_binary(&flyteidl2__workflow__record_request__descriptor, json, len,
+                               max_out, out, out_len, err, errlen);
+}
+
+int hop_ev_json_to_binary(const ProtobufCMessageDescriptor *desc, const char *json, size_t len,
+                          size_t max_out, uint8_t **out, size_t *out_len, char *err,
+                          size_t errlen) {
   jp j;
   memset(&j, 0, sizeof j);
   j.s = json ? json : "";
@@ -725,7 +732,7 @@ int hop_ev_json_to_request(const char *json, size_t len, size_t max_out, uint8_t
   /* every nested message packs to >= 2 bytes: a cheap early stop for huge inputs */
   j.max_msgs = max_out ? max_out / 2 + 1 : 0;
   ProtobufCMessage *m = NULL;
-  if (jmessage(&j, &flyteidl2__workflow__record_request__descriptor, &m)) return -1;
+  if (jmessage(&j, desc, &m)) return -1;
   size_t n = protobuf_c_message_get_packed_size(m);
   if (max_out && n > max_out) {
     protobuf_c_message_free_unpacked(m, NULL);

@@ -68,4 +68,9 @@ void hop_ev_buf_json_str(hop_ev_buf *b, const char *s, size_t n);
  * on a value JSON cannot carry (a Timestamp out of range). */
 int hop_ev_msg_to_json(hop_ev_buf *b, const ProtobufCMessage *m, int depth);
 
+/* hop_ev_json_to_request for any message type |desc| (the public one is RecordRequest). */
+int hop_ev_json_to_binary(const ProtobufCMessageDescriptor *desc, const char *json, size_t len,
+                          size_t max_out, uint8_t **out, size_t *out_len, char *err,
+                          size_t errlen);
+
 #endif
