@@ -38,6 +38,11 @@ int main(int argc, char **argv) {
     printf("hopwire %s\n", hop_version());
     return 0;
   }
+  if (!strcmp(argv[1], "--list-commands")) { /* hidden: "NAME<TAB>SUMMARY" lines (scripts/man.sh) */
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+      printf("%s\t%s\n", commands[i].name, commands[i].summary);
+    return 0;
+  }
   for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
     if (!strcmp(argv[1], commands[i].name)) return commands[i].fn(argc - 1, argv + 1);
   fprintf(stderr, "hopwire: unknown command '%s' (try 'hopwire --help')\n", argv[1]);
