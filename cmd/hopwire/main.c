@@ -14,12 +14,13 @@ static const struct {
   {"serve", hop_cmd_serve, "run an HTTP/1.1 + h2c server with the benchmark Echo service"},
   {"call", hop_cmd_call, "make one Connect / gRPC / gRPC-Web unary call"},
   {"bench", hop_cmd_bench, "measure dials, throughput and latency: HTTP/1.1 pools vs h2c"},
+  {"executor", hop_cmd_executor, "simulate Flyte's executor: reconcilers recording ActionEvents"},
 };
 
 static void usage(FILE *f) {
   fprintf(f, "usage: hopwire <command> [options]\n\ncommands:\n");
   for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-    fprintf(f, "  %-7s %s\n", commands[i].name, commands[i].summary);
+    fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
   fprintf(f, "\n'hopwire <command> --help' describes a command's options.\n");
 }
 
