@@ -17,6 +17,7 @@ static const struct {
   {"run-service", hop_cmd_run_service, "Flyte's RecordActionEvents into SQLite or PostgreSQL"},
   {"events-proxy", hop_cmd_events_proxy, "Flyte's EventsProxyService.Record, forwarded to a run-service"},
   {"events", hop_cmd_events, "list the action events a run-service stored"},
+  {"executor", hop_cmd_executor, "simulate Flyte's executor: reconcilers recording ActionEvents"},
   {"demo", hop_cmd_demo, "the event pipeline's designs side by side, measured (make run)"},
 };
 
