@@ -5,5 +5,6 @@
 int hop_cmd_serve(int argc, char **argv);
 int hop_cmd_call(int argc, char **argv);
 int hop_cmd_bench(int argc, char **argv);
+int hop_cmd_store_bench(int argc, char **argv);
 
 #endif

@@ -14,6 +14,7 @@ static const struct {
   {"serve", hop_cmd_serve, "run an HTTP/1.1 + h2c server with the benchmark Echo service"},
   {"call", hop_cmd_call, "make one Connect / gRPC / gRPC-Web unary call"},
   {"bench", hop_cmd_bench, "measure dials, throughput and latency: HTTP/1.1 pools vs h2c"},
+  {"store-bench", hop_cmd_store_bench, "measure the event store's ceiling: events/s, commits/s"},
 };
 
 static void usage(FILE *f) {
