@@ -19,6 +19,7 @@ static const struct {
   {"events", hop_cmd_events, "list the action events a run-service stored"},
   {"executor", hop_cmd_executor, "simulate Flyte's executor: reconcilers recording ActionEvents"},
   {"demo", hop_cmd_demo, "the event pipeline's designs side by side, measured (make run)"},
+  {"store-bench", hop_cmd_store_bench, "measure the event store's ceiling: events/s, commits/s"},
 };
 
 static void usage(FILE *f) {
