@@ -22,8 +22,17 @@ static uint64_t now_ms(void) {
   return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
+extern char **environ;
+
+#define MAX_ENV 4096
+
 int hop_child_start(hop_child *c, const char *exe, char *const args[], int quiet,
                     uint64_t timeout_ms, char *err, size_t errlen) {
+  return hop_child_start_env(c, exe, args, NULL, quiet, timeout_ms, err, errlen);
+}
+
+int hop_child_start_env(hop_child *c, const char *exe, char *const args[], char *const env[],
+                        int quiet, uint64_t timeout_ms, char *err, size_t errlen) {
   c->pid = -1;
   c->out_fd = -1;
   c->port = 0;
@@ -40,9 +49,23 @@ int hop_child_start(hop_child *c, const char *exe, char *const args[], int quiet
     return -1;
   }
   argv[n] = NULL;
+  /* The environment is built before fork: the child may only make async-signal-safe calls. */
+  char **envp = NULL;
+  if (env) {
+    size_t ne = 0, ee = 0;
+    while (environ[ne]) ne++;
+    while (env[ee]) ee++;
+    if (ne + ee >= MAX_ENV || !(envp = calloc(ne + ee + 1, sizeof(char *)))) {
+      snprintf(err, errlen, "%s: environment too large", c->name);
+      return -1;
+    }
+    for (size_t i = 0; i < ne; i++) envp[i] = environ[i];
+    for (size_t i = 0; i < ee; i++) envp[ne + i] = env[i];
+  }
   int fds[2];
   if (pipe2(fds, O_CLOEXEC) != 0) {
     snprintf(err, errlen, "pipe: %s", strerror(errno));
+    free(envp);
     return -1;
   }
   int devnull = quiet ? open("/dev/null", O_WRONLY | O_CLOEXEC) : -1;
@@ -53,6 +76,7 @@ int hop_child_start(hop_child *c, const char *exe, char *const args[], int quiet
     close(fds[0]);
     close(fds[1]);
     if (devnull >= 0) close(devnull);
+    free(envp);
     return -1;
   }
   if (pid == 0) {
@@ -61,9 +85,11 @@ int hop_child_start(hop_child *c, const char *exe, char *const args[], int quiet
     if (getppid() != parent) _exit(127);
     dup2(fds[1], 1);
     if (devnull >= 0) dup2(devnull, 2);
-    execv(exe, argv);
+    if (envp) execve(exe, argv, envp);
+    else execv(exe, argv);
     _exit(127);
   }
+  free(envp);
   close(fds[1]);
   if (devnull >= 0) close(devnull);
   c->pid = pid;
@@ -139,6 +165,18 @@ static int reap(hop_child *c, uint64_t timeout_ms) {
   c->out_fd = -1;
   if (status == -1) return -1;
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+int hop_child_exited(hop_child *c, int *status) {
+  if (c->pid <= 0) return -1;
+  int st = 0;
+  pid_t r = waitpid(c->pid, &st, WNOHANG);
+  if (r != c->pid) return 0;
+  c->pid = -1;
+  if (c->out_fd >= 0) close(c->out_fd);
+  c->out_fd = -1;
+  if (status) *status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+  return 1;
 }
 
 int hop_child_stop(hop_child *c, uint64_t timeout_ms) {

@@ -1,7 +1,9 @@
 /* The SQLite engine: WAL, one writer connection owned by one writer thread, a separate
  * reader connection for list / count. See store.h and store_engine.h. */
 #include <limits.h>
+#include <signal.h>
 #include <sqlite3.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +42,7 @@ typedef struct sq_writer {
   sqlite3_stmt *ins[NSIZES];
   sqlite3_stmt *begin, *commit;
   int dirty; /* committed since the last idle checkpoint */
+  uint64_t commits, kill_at; /* the crash test hook (store_engine.h) */
 } sq_writer;
 
 struct sq_eng {
@@ -139,6 +142,13 @@ static int prepare(sqlite3 *db, const char *sql, sqlite3_stmt **st, char *err, s
   return 0;
 }
 
+/* The crash test: SIGKILL while the N-th COMMIT is in progress (before SQLite writes it). */
+static int commit_hook(void *ud) {
+  sq_writer *w = ud;
+  if (++w->commits == w->kill_at) kill(getpid(), SIGKILL);
+  return 0;
+}
+
 static int writer_new(sq_eng *e, const hop_store_config *cfg, char *err, size_t errlen) {
   sq_writer *w = calloc(1, sizeof(*w));
   if (!w) return HOP_ENOMEM;
@@ -177,6 +187,8 @@ static int writer_new(sq_eng *e, const hop_store_config *cfg, char *err, size_t 
   w->sizes[w->nsizes++] = max;
   for (size_t i = 0; i < NSIZES - 1; i++)
     if (FIXED_SIZES[i] < max) w->sizes[w->nsizes++] = FIXED_SIZES[i];
+  w->kill_at = hop_store_test_kill_at_commit("hook");
+  if (w->kill_at) sqlite3_commit_hook(w->db, commit_hook, w);
   e->w = w;
   return 0;
 }
