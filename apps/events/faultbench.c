@@ -143,6 +143,7 @@ typedef struct topo {
   char *px_extra[8];
   size_t npx_extra;
   uint64_t accumulated[NRS]; /* events received by earlier lives of each instance */
+  uint64_t acc_committed;    /* rows committed by earlier (drained) lives */
   /* the executor thread */
   hop_exec_config ec;
   hop_exec_result ex;
@@ -200,7 +201,7 @@ static uint64_t rs_metric(topo *t, unsigned i, const char *name) {
 
 /* Rows committed (new or duplicate) by the live run-services. */
 static uint64_t committed(topo *t) {
-  uint64_t n = 0;
+  uint64_t n = t->acc_committed;
   for (unsigned i = 0; i < t->nrs; i++)
     n += rs_metric(t, i, "hopwire_store_rows_inserted_total") +
          rs_metric(t, i, "hopwire_store_duplicates_total");
@@ -925,6 +926,8 @@ static void sc_lock(topo *t) {
 static int rolling_restart(topo *t, unsigned i, int *status, double *drain_s) {
   char *m = scrape(t->b, t->rs_host[i], t->rs_port);
   uint64_t before = (uint64_t)metric(m, "hopwire_runsvc_events_received_total");
+  uint64_t rows = (uint64_t)metric(m, "hopwire_store_rows_inserted_total") +
+                  (uint64_t)metric(m, "hopwire_store_duplicates_total");
   free(m);
   hop_child old = t->rs[i];
   t->rs[i].pid = -1;
@@ -937,6 +940,7 @@ static int rolling_restart(topo *t, unsigned i, int *status, double *drain_s) {
   /* the counts of the old life, taken just before its drain: a lower bound (calls in its
    * drain are not in it) */
   t->accumulated[i] += before;
+  t->acc_committed += rows;
   *status = hop_child_stop(&old, 15000);
   *drain_s = (double)(now_ms() - t0) / 1000.0;
   return 0;
@@ -1001,19 +1005,18 @@ static void sc_scale(topo *t) {
   for (unsigned i = 0; ok && i < NPX; i++) ok = px_start(t, i) == 0;
   snprintf(t->px_target, sizeof(t->px_target), "http://px.hopwire.test:%u", t->px_port);
   exec_config(t, (uint64_t)o->fault * 1000);
+  t->ec.actions *= 4; /* a longer load: three restarts land inside it */
   if (ok) ok = exec_start(t) == 0;
-  if (ok) ok = wait_load(t, 0.15) == 0;
   double worst = 0;
   for (unsigned i = 0; ok && i < NRS; i++) { /* one by one, under load */
     int st = 0;
     double drain = 0;
-    if (rolling_restart(t, i, &st, &drain) != 0) {
+    if (wait_load(t, 0.1 + 0.25 * i) != 0 || rolling_restart(t, i, &st, &drain) != 0) {
       ok = 0;
       break;
     }
     if (st != 0 && o->exit_status <= 0) o->exit_status = st;
     if (drain > worst) worst = drain;
-    idle_ms(t, 150);
   }
   if (o->exit_status < 0) o->exit_status = 0;
   o->recover_s = worst;
