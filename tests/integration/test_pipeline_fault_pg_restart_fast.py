@@ -9,6 +9,7 @@ import faulttest as ft  # noqa: E402
 from hoptest import check  # noqa: E402
 
 r = ft.run("pg-restart-fast")
-check(r["probe_code"] == 14 and "unavailable" in r["probe_message"],
+msg = r["probe_message"]
+check(r["probe_code"] == 14 and msg.startswith("postgres: ") and ("unavailable" in msg or "connect" in msg),
       "in-band unavailable while the database is down (%d %r)" % (r["probe_code"], r["probe_message"]))
 check(0 < r["recover_s"] < 15, "commits again within 15 s (%.2f s)" % r["recover_s"])
