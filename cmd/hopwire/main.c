@@ -14,12 +14,16 @@ static const struct {
   {"serve", hop_cmd_serve, "run an HTTP/1.1 + h2c server with the benchmark Echo service"},
   {"call", hop_cmd_call, "make one Connect / gRPC / gRPC-Web unary call"},
   {"bench", hop_cmd_bench, "measure dials, throughput and latency: HTTP/1.1 pools vs h2c"},
+  {"run-service", hop_cmd_run_service, "Flyte's RecordActionEvents into SQLite or PostgreSQL"},
+  {"events-proxy", hop_cmd_events_proxy, "Flyte's EventsProxyService.Record, forwarded to a run-service"},
+  {"events", hop_cmd_events, "list the action events a run-service stored"},
+  {"demo", hop_cmd_demo, "the event pipeline's designs side by side, measured (make run)"},
 };
 
 static void usage(FILE *f) {
   fprintf(f, "usage: hopwire <command> [options]\n\ncommands:\n");
   for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-    fprintf(f, "  %-7s %s\n", commands[i].name, commands[i].summary);
+    fprintf(f, "  %-13s %s\n", commands[i].name, commands[i].summary);
   fprintf(f, "\n'hopwire <command> --help' describes a command's options.\n");
 }
 
