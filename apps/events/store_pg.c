@@ -7,6 +7,7 @@
 #include <ctype.h>
 #include <libpq-fe.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,10 +57,7 @@ typedef struct pg_writer {
   int prepared[NSIZES];
   int notify_prepared;
   int ever_connected;
-  unsigned fails;        /* consecutive failed connects */
-  uint64_t next_try_us;  /* no connect attempt before this */
-  char down_msg[256];    /* why the last connect failed */
-  unsigned seed;         /* jitter */
+  unsigned seed; /* jitter */
   /* Parameter arrays for the largest chunk, filled per statement. */
   const char **vals;
   int *lens;
@@ -80,6 +78,13 @@ struct pg_eng {
   int notify;
   uint64_t connect_timeout_ms;
   PGconn *rd;
+  /* The backoff is shared by the writers: while the server is down one connect attempt per
+   * interval (not one per writer), and the first writer that gets through lets the others
+   * reconnect at once. */
+  pthread_mutex_t mu;
+  unsigned fails;       /* consecutive failed connects */
+  uint64_t next_try_us; /* no connect attempt before this */
+  char down_msg[256];   /* why the last connect failed */
 };
 
 static void quiet_notices(void *arg, const char *message) { (void)arg, (void)message; }
@@ -161,27 +166,34 @@ static void drop_conn(pg_writer *w) {
 static int ensure_conn(pg_writer *w, char *msg, size_t msglen) {
   if (conn_alive(w->c)) return 0;
   drop_conn(w);
+  pg_eng *e = w->e;
+  pthread_mutex_lock(&e->mu);
   uint64_t now = hop_store_now_us();
-  if (now < w->next_try_us) {
-    snprintf(msg, msglen, "postgres: database unavailable, reconnecting: %s", w->down_msg);
+  if (now < e->next_try_us) {
+    snprintf(msg, msglen, "postgres: database unavailable, reconnecting: %s", e->down_msg);
+    pthread_mutex_unlock(&e->mu);
     return HOP_CODE_UNAVAILABLE;
   }
+  pthread_mutex_unlock(&e->mu);
   char err[256];
-  w->c = connect_db(w->e, "hopwire-store-writer", err, sizeof(err));
+  w->c = connect_db(e, "hopwire-store-writer", err, sizeof(err));
+  pthread_mutex_lock(&e->mu);
   if (!w->c) {
-    snprintf(w->down_msg, sizeof(w->down_msg), "%s", err);
-    w->fails++;
+    snprintf(e->down_msg, sizeof(e->down_msg), "%s", err);
+    e->fails++;
     uint64_t d = BACKOFF_MIN_US;
-    for (unsigned i = 1; i < w->fails && d < BACKOFF_MAX_US; i++) d *= 2;
+    for (unsigned i = 1; i < e->fails && d < BACKOFF_MAX_US; i++) d *= 2;
     if (d > BACKOFF_MAX_US) d = BACKOFF_MAX_US;
-    /* Jitter in [d/2, d]: writers of one store (and of many) do not reconnect in step. */
+    /* Jitter in [d/2, d]: many stores do not reconnect in step. */
     d = d / 2 + (uint64_t)rand_r(&w->seed) % (d / 2 + 1);
-    w->next_try_us = now + d;
+    e->next_try_us = hop_store_now_us() + d;
+    pthread_mutex_unlock(&e->mu);
     snprintf(msg, msglen, "postgres: cannot connect to the database: %s", err);
     return HOP_CODE_UNAVAILABLE;
   }
-  w->fails = 0;
-  w->next_try_us = 0;
+  e->fails = 0;
+  e->next_try_us = 0;
+  pthread_mutex_unlock(&e->mu);
   if (w->ever_connected) hop_store_note_reconnect(w->e->s);
   w->ever_connected = 1;
   return 0;
@@ -481,6 +493,7 @@ static void pg_writer_close(void *wp) { writer_free(wp); }
 static void pg_close(void *eng) {
   pg_eng *e = eng;
   if (e->rd) PQfinish(e->rd);
+  pthread_mutex_destroy(&e->mu);
   free(e->url);
   free(e);
 }
@@ -490,12 +503,13 @@ static int pg_open(hop_store *s, const hop_store_config *cfg, const char *target
   pg_eng *e = calloc(1, sizeof(*e));
   if (!e) return HOP_ENOMEM;
   e->s = s;
+  pthread_mutex_init(&e->mu, NULL);
   e->nwriters = cfg->writers ? cfg->writers : 4;
   e->notify = cfg->notify;
   e->connect_timeout_ms = cfg->connect_timeout_ms;
   e->url = strdup(target);
   if (!e->url) {
-    free(e);
+    pg_close(e);
     return HOP_ENOMEM;
   }
   char why[256];

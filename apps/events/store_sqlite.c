@@ -403,6 +403,8 @@ static const char *col_text(sqlite3_stmt *st, int i) {
 static int sq_list(void *eng, const char *project, const char *domain, const char *run,
                    hop_store_row_fn fn, void *ud, char *err, size_t errlen) {
   sq_eng *e = eng;
+  /* The page's cursor is bound SQLITE_TRANSIENT (copied): key_save overwrites |key| while
+   * the statement still runs. */
   list_key key = {0};
   int have_key = 0, rc = 0, stop = 0;
   while (!stop) {
@@ -413,12 +415,12 @@ static int sq_list(void *eng, const char *project, const char *domain, const cha
       sqlite3_bind_text(st, b++, project, -1, SQLITE_STATIC);
       sqlite3_bind_text(st, b++, domain, -1, SQLITE_STATIC);
       sqlite3_bind_text(st, b++, run, -1, SQLITE_STATIC);
-      if (have_key) sqlite3_bind_text(st, b++, key.buf + key.off[3], -1, SQLITE_STATIC);
+      if (have_key) sqlite3_bind_text(st, b++, key.buf + key.off[3], -1, SQLITE_TRANSIENT);
     } else {
       st = have_key ? e->list_all_after : e->list_all;
       if (have_key)
         for (int i = 0; i < 4; i++)
-          sqlite3_bind_text(st, b++, key.buf + key.off[i], -1, SQLITE_STATIC);
+          sqlite3_bind_text(st, b++, key.buf + key.off[i], -1, SQLITE_TRANSIENT);
     }
     if (have_key)
       for (int i = 0; i < 3; i++) sqlite3_bind_int64(st, b++, key.num[i]);
