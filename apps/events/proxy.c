@@ -43,6 +43,9 @@ static uint64_t mono_us(void) {
 void hop_proxy_config_init(hop_proxy_config *cfg) {
   memset(cfg, 0, sizeof(*cfg));
   hop_server_config_init(&cfg->server);
+  /* A Flyte executor has up to 512 reconcilers, each with a Record in flight: advertise
+   * enough streams that they all share one h2c connection (hopwire serve keeps 100). */
+  cfg->server.max_concurrent_streams = 1024;
   hop_client_config_init(&cfg->client);
   cfg->client.http = HOP_HTTP_H2C;
   cfg->run_service_url = "http://127.0.0.1:8090";

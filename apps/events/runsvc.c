@@ -39,6 +39,9 @@ typedef struct rs_call {
 void hop_runsvc_config_init(hop_runsvc_config *cfg) {
   memset(cfg, 0, sizeof(*cfg));
   hop_server_config_init(&cfg->server);
+  /* A Flyte executor has up to 512 reconcilers, each with a Record in flight: advertise
+   * enough streams that they all share one h2c connection (hopwire serve keeps 100). */
+  cfg->server.max_concurrent_streams = 1024;
   hop_store_config_init(&cfg->store);
   cfg->max_message_size = 64u * 1024u * 1024u;
   cfg->max_events = 1000000;

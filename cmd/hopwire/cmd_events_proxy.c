@@ -30,7 +30,7 @@ static void usage(FILE *f) {
           "  --timeout DUR          downstream deadline when the caller sent none (default 30s)\n"
           "  --threads N            server worker threads (default: number of cores)\n"
           "  --max-message BYTES    request message after decompression (default 64m)\n"
-          "  --max-streams N        SETTINGS_MAX_CONCURRENT_STREAMS (default 100)\n"
+          "  --max-streams N        SETTINGS_MAX_CONCURRENT_STREAMS (default 1024)\n"
           "  --drain-timeout DUR    graceful shutdown bound (default 10s)\n"
           "  --help                 this text\n");
 }

@@ -39,7 +39,7 @@ static void usage(FILE *f) {
           "  --no-notify            PostgreSQL: no pg_notify('action_updates', ...) per action\n"
           "  --max-message BYTES    request message after decompression (default 64m)\n"
           "  --max-events N         events per request (default 1000000)\n"
-          "  --max-streams N        SETTINGS_MAX_CONCURRENT_STREAMS (default 100)\n"
+          "  --max-streams N        SETTINGS_MAX_CONCURRENT_STREAMS (default 1024)\n"
           "  --drain-timeout DUR    graceful shutdown bound (default 10s)\n"
           "  --help                 this text\n"
           "\n"

@@ -11,5 +11,6 @@ int hop_cmd_events(int argc, char **argv);
 int hop_cmd_demo(int argc, char **argv);
 int hop_cmd_executor(int argc, char **argv);
 int hop_cmd_store_bench(int argc, char **argv);
+int hop_cmd_pipeline_bench(int argc, char **argv);
 
 #endif

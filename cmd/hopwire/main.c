@@ -19,13 +19,14 @@ static const struct {
   {"events", hop_cmd_events, "list the action events a run-service stored"},
   {"executor", hop_cmd_executor, "simulate Flyte's executor: reconcilers recording ActionEvents"},
   {"demo", hop_cmd_demo, "the event pipeline's designs side by side, measured (make run)"},
+  {"pipeline-bench", hop_cmd_pipeline_bench, "run-service events/s vs the store's ceiling, group commit, proxy"},
   {"store-bench", hop_cmd_store_bench, "measure the event store's ceiling: events/s, commits/s"},
 };
 
 static void usage(FILE *f) {
   fprintf(f, "usage: hopwire <command> [options]\n\ncommands:\n");
   for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-    fprintf(f, "  %-13s %s\n", commands[i].name, commands[i].summary);
+    fprintf(f, "  %-14s %s\n", commands[i].name, commands[i].summary);
   fprintf(f, "\n'hopwire <command> --help' describes a command's options;\n"
              "'hopwire --version' prints the version.\n");
 }
