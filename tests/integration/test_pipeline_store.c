@@ -924,6 +924,72 @@ static void t_sqlite_checkpoint(void **state) {
   rows_free(&b);
 }
 
+/* kill -9 of the process right after acknowledged COMMITs: every acknowledged batch is in
+ * the file afterwards, even with synchronous=OFF (the OS has the writes; only power loss or
+ * an OS crash needs the fsyncs of NORMAL / FULL). */
+static void kill9_run(int sync) {
+  int p[2];
+  assert_int_equal(pipe(p), 0);
+  pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) {
+    close(p[0]);
+    hop_store_config c;
+    hop_store_config_init(&c);
+    c.url = g_url;
+    c.sqlite_synchronous = sync;
+    hop_store *s;
+    char err[256];
+    if (hop_store_open(&s, &c, err, sizeof(err)) != 0) _exit(3);
+    for (int i = 0;; i++) {
+      hop_ev_row r[50];
+      char run[32];
+      char names[50][8];
+      snprintf(run, sizeof(run), "k%d", i);
+      for (int j = 0; j < 50; j++) {
+        snprintf(names[j], sizeof(names[j]), "a%d", j);
+        r[j] = (hop_ev_row){"proj", "development", run, names[j], 1, 1, 0,
+                            (const uint8_t *)"kill-9", 6, NULL};
+      }
+      hop_store_result res;
+      if (hop_store_insert(s, r, 50, &res, NULL, 0) != 0 || res.code != 0) _exit(4);
+      if (write(p[1], &i, sizeof(i)) != (ssize_t)sizeof(i)) _exit(5);
+    }
+  }
+  close(p[1]);
+  int acked = -1, v;
+  long end = now_ms() + 10000;
+  while (acked < 30 && now_ms() < end && read(p[0], &v, sizeof(v)) == (ssize_t)sizeof(v)) acked = v;
+  kill(pid, SIGKILL);
+  int st;
+  waitpid(pid, &st, 0);
+  assert_true(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+  while (read(p[0], &v, sizeof(v)) == (ssize_t)sizeof(v)) acked = v; /* acks before death */
+  close(p[0]);
+  assert_true(acked >= 30);
+  hop_store *s = open_default(); /* recovers the WAL */
+  uint64_t n = count_rows(s);
+  print_message("    synchronous=%d: %d batches acknowledged before kill -9, %llu rows after\n",
+                sync, acked + 1, (unsigned long long)n);
+  assert_true(n >= (uint64_t)(acked + 1) * 50);
+  assert_true(n <= (uint64_t)(acked + 2) * 50); /* at most one unacknowledged batch more */
+  for (int i = 0; i <= acked; i++) {
+    char run[32];
+    snprintf(run, sizeof(run), "k%d", i);
+    listed l = {0};
+    list_run(s, run, &l);
+    if (l.n != 50) fail_msg("batch %d acknowledged, %zu of 50 rows after kill -9", i, l.n);
+    listed_free(&l);
+  }
+  hop_store_close(s);
+  char ok[16];
+  sql_scalar("PRAGMA integrity_check", ok, sizeof(ok));
+  assert_string_equal(ok, "ok");
+}
+
+static void t_sqlite_kill9_off(void **state) { kill9_run(0); }
+static void t_sqlite_kill9_normal(void **state) { kill9_run(1); }
+
 /* ===================== PostgreSQL only ===================== */
 
 typedef struct listener {
@@ -1302,6 +1368,8 @@ int main(void) {
       cmocka_unit_test_setup(t_sqlite_disk_full, setup_test),
       cmocka_unit_test_setup(t_sqlite_locked, setup_test),
       cmocka_unit_test_setup(t_sqlite_checkpoint, setup_test),
+      cmocka_unit_test_setup(t_sqlite_kill9_off, setup_test),
+      cmocka_unit_test_setup(t_sqlite_kill9_normal, setup_test),
   };
   const struct CMUnitTest pg_tests[] = {
       COMMON(pg),
