@@ -1139,13 +1139,13 @@ typedef struct submitter {
   char other_msg[512];
   char fail_msg[512];
   pthread_t th;
+  pthread_mutex_t mu; /* n, code, done_ms while the thread runs */
   int tag;
 } submitter;
 
 static void *submit_loop(void *p) {
   submitter *u = p;
-  while (!atomic_load(&u->stop) && u->n < SUB_MAX) {
-    int i = u->n;
+  for (int i = 0; !atomic_load(&u->stop) && i < SUB_MAX; i++) {
     u->batch[i] = rows_new(20);
     char run[32];
     snprintf(run, sizeof(run), "f%d-%d", u->tag, i);
@@ -1156,8 +1156,10 @@ static void *submit_loop(void *p) {
     int rc = hop_store_insert(u->s, u->batch[i].r, 20, &res, msg, sizeof(msg));
     long lat = now_ms() - t0;
     if (lat > u->max_lat) u->max_lat = lat;
+    pthread_mutex_lock(&u->mu);
     u->code[i] = rc ? -1000 + rc : res.code;
     u->done_ms[i] = now_ms();
+    pthread_mutex_unlock(&u->mu);
     if (rc == 0 && res.code != 0 && res.code != 14) {
       u->other++;
       snprintf(u->other_msg, sizeof(u->other_msg), "%d: %s", res.code, res.message);
@@ -1167,7 +1169,9 @@ static void *submit_loop(void *p) {
     } else if (res.code == 14) {
       snprintf(u->fail_msg, sizeof(u->fail_msg), "%s", res.message);
     }
+    pthread_mutex_lock(&u->mu);
     u->n = i + 1;
+    pthread_mutex_unlock(&u->mu);
     if (res.code) sleep_ms(5);
   }
   return NULL;
@@ -1182,6 +1186,7 @@ static void fault_run(const char *label, int (*fault)(void), int expect_failures
   submitter *u = calloc(1, sizeof(*u));
   u->s = s;
   u->tag = g_seq;
+  pthread_mutex_init(&u->mu, NULL);
   assert_int_equal(pthread_create(&u->th, NULL, submit_loop, u), 0);
   sleep_ms(300);
   long t_fault = now_ms();
@@ -1192,9 +1197,10 @@ static void fault_run(const char *label, int (*fault)(void), int expect_failures
   int ok_after = 0;
   while (!ok_after && now_ms() < end) {
     sleep_ms(20);
-    int n = u->n;
-    for (int i = 0; i < n; i++)
+    pthread_mutex_lock(&u->mu);
+    for (int i = 0; i < u->n; i++)
       if (u->code[i] == 0 && u->done_ms[i] > t_back) ok_after = 1;
+    pthread_mutex_unlock(&u->mu);
   }
   sleep_ms(300);
   atomic_store(&u->stop, 1);
@@ -1230,6 +1236,7 @@ static void fault_run(const char *label, int (*fault)(void), int expect_failures
   assert_int_equal(count_rows(s), want);
   hop_store_close(s);
   for (int i = 0; i < u->n; i++) rows_free(&u->batch[i]);
+  pthread_mutex_destroy(&u->mu);
   free(u);
 }
 
