@@ -354,10 +354,12 @@ static int serve_main(int argc, char **argv) {
   fflush(stdout);
   int sig;
   sigwait(&set, &sig);
+  pthread_mutex_lock(&p.mu);
   fprintf(stderr, "fake proxy: %llu records (%llu failed), %llu events, batches %llu..%llu\n",
           (unsigned long long)p.records, (unsigned long long)p.failed,
           (unsigned long long)p.events, (unsigned long long)(p.min_n == UINT64_MAX ? 0 : p.min_n),
           (unsigned long long)p.max_n);
+  pthread_mutex_unlock(&p.mu);
   proxy_stop(&p);
   return 0;
 }
