@@ -510,7 +510,7 @@ out_client:
   hop_hist_summary(x->hist, &res->latency);
   res->acked = x->bitmap;
   res->acked_bits = x->bits;
-  hop_hist_free(x->hist);
+  res->hist = x->hist; /* the caller's now (latency CDFs) */
   free(x->recs);
   free(x);
   if (rc != HOP_OK) {
@@ -532,4 +532,6 @@ void hop_exec_result_free(hop_exec_result *res) {
   free(res->acked);
   res->acked = NULL;
   res->acked_bits = 0;
+  hop_hist_free(res->hist);
+  res->hist = NULL;
 }

@@ -75,6 +75,7 @@ typedef struct hop_exec_result {
   uint64_t rss_kib;      /* peak RSS of the process */
   uint32_t min_event_bytes, max_event_bytes;
   hop_latency latency;   /* per Record call as a reconciler sees it, microseconds */
+  hop_hist *hist;        /* the same as a histogram (owned; freed by hop_exec_result_free) */
   /* Acknowledged events: bit (action * HOP_EVGEN_MAX_EVENTS + seq), malloc'd; release
    * with hop_exec_result_free. */
   uint8_t *acked;
