@@ -24,9 +24,10 @@ build-tsan: setup
 	@cmake -S . -B $(TSAN_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHOP_TSAN=ON >/dev/null
 	@cmake --build $(TSAN_BUILD) -j$(JOBS)
 
-# The main job on its embedded default: the dials / throughput / p99 experiment.
+# The main job on its embedded default (SQLite): Flyte's event path, every design side by
+# side: executor -> events-proxy -> run-service -> store, events/s, p50/p99, dials, lost.
 run: build
-	$(BUILD)/hopwire bench --mode all --concurrency 200 --dial-cost 1ms --server-delay 1ms --duration 10s
+	$(BUILD)/hopwire demo --plot $(BUILD)/demo.svg
 
 # Every test, in the normal build, again under ThreadSanitizer (64 threads on one client,
 # answers from foreign threads, the waker) and again under AddressSanitizer + UBSan.

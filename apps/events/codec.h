@@ -29,7 +29,8 @@ typedef struct hop_ev_row {
   const uint8_t *info;    /* the event's serialized bytes exactly as received */
   size_t info_len;
   const char *error_kind; /* ErrorInfo.Kind enum name ("KIND_USER") when error_info is
-                             set, else NULL; static storage */
+                             set, else NULL; static storage (a number with no name is
+                             its decimal, "7", as Go's String(), kept in the batch's mem) */
 } hop_ev_row;
 
 /* The events of one request. |rows[i].info| points into the body that was decoded (it must

@@ -5,7 +5,7 @@
  * plan order (no gaps, no reordering), 400-700 bytes per event. It can fail the first K
  * Records (Connect internal) to make the executor re-emit.
  *
- * `test_pipeline_executor --serve [--fail-first K] [--delay-us D]` runs the fake alone
+ * `test_pipeline_executor --serve [--fail-first K] [--delay-us D] [--light]` runs the fake alone
  * (prints "listening on 127.0.0.1:PORT", stops on SIGTERM or SIGINT): the CLI script test
  * and measurements use it.
  *
@@ -45,7 +45,8 @@ typedef struct fake_proxy {
   uint64_t timeout_min, timeout_max, no_timeout;
   uint64_t bad_org, bad_order, bad_decode, bad_key, dups;
   uint8_t next_seq[MAX_ACTIONS];
-  int check_order;
+  int light; /* serve --light: count the framing only (measurements: the proxy's CPU out of
+                the way) */
 } fake_proxy;
 
 static int64_t hdr_num(const char *v) { return v ? strtoll(v, NULL, 10) : -1; }
@@ -98,6 +99,7 @@ static void on_record(hop_rpc_request *rq, void *ud) {
   fake_proxy *p = ud;
   size_t len;
   const uint8_t *body = hop_rpc_request_message(rq, &len);
+  int fail = 0;
   int64_t tmo = hdr_num(hop_rpc_request_header(rq, "connect-timeout-ms"));
   /* event sizes from the framing (0x0a varint len ...) */
   uint64_t mn = UINT64_MAX, mx = 0;
@@ -113,10 +115,22 @@ static void on_record(hop_rpc_request *rq, void *ud) {
     if (v > mx) mx = v;
     i += v;
   }
+  if (p->light) {
+    pthread_mutex_lock(&p->mu);
+    fail = p->records < (uint64_t)p->fail_first;
+    p->records++;
+    p->failed += fail;
+    pthread_mutex_unlock(&p->mu);
+    if (!p->delay_us) {
+      answer(rq, fail);
+      return;
+    }
+  }
   Flyteidl2__Workflow__RecordRequest *req =
-      flyteidl2__workflow__record_request__unpack(NULL, len, body);
+      p->light ? NULL : flyteidl2__workflow__record_request__unpack(NULL, len, body);
+  if (p->light) goto reply;
   pthread_mutex_lock(&p->mu);
-  int fail = p->records < (uint64_t)p->fail_first;
+  fail = p->records < (uint64_t)p->fail_first;
   p->records++;
   if (tmo < 0) p->no_timeout++;
   if (tmo >= 0 && (uint64_t)tmo < p->timeout_min) p->timeout_min = (uint64_t)tmo;
@@ -152,6 +166,7 @@ static void on_record(hop_rpc_request *rq, void *ud) {
   }
   pthread_mutex_unlock(&p->mu);
   if (req) flyteidl2__workflow__record_request__free_unpacked(req, NULL);
+reply:
   if (p->delay_us) {
     delayed *d = calloc(1, sizeof(*d));
     if (d && uv_timer_init(hop_rpc_request_loop(rq), &d->t) == 0) {
@@ -166,12 +181,13 @@ static void on_record(hop_rpc_request *rq, void *ud) {
   answer(rq, fail);
 }
 
-static int proxy_start(fake_proxy *p, int fail_first, uint64_t delay_us) {
+static int proxy_start(fake_proxy *p, int fail_first, uint64_t delay_us, int light) {
   memset(p, 0, sizeof(*p));
   pthread_mutex_init(&p->mu, NULL);
   hop_evgen_config_init(&p->gen);
   p->fail_first = fail_first;
   p->delay_us = delay_us;
+  p->light = light;
   p->min_n = p->min_bytes = p->timeout_min = UINT64_MAX;
   hop_server_config cfg;
   hop_server_config_init(&cfg);
@@ -198,7 +214,7 @@ static void proxy_stop(fake_proxy *p) {
 static void run_and_check(hop_exec_config *c, int fail_first, uint64_t delay_us,
                           unsigned max_batch_allowed, hop_exec_result *out) {
   static fake_proxy p;
-  assert_int_equal(proxy_start(&p, fail_first, delay_us), 0);
+  assert_int_equal(proxy_start(&p, fail_first, delay_us, 0), 0);
   c->target = p.base;
   hop_exec_result r;
   assert_int_equal(hop_exec_run(c, &r), HOP_OK);
@@ -339,9 +355,11 @@ static void test_unreachable_target_bounded(void **state) {
 static int serve_main(int argc, char **argv) {
   int fail = 0;
   uint64_t delay = 0;
-  for (int i = 2; i + 1 < argc; i += 2) {
-    if (!strcmp(argv[i], "--fail-first")) fail = atoi(argv[i + 1]);
-    else if (!strcmp(argv[i], "--delay-us")) delay = strtoull(argv[i + 1], NULL, 10);
+  int light = 0;
+  for (int i = 2; i < argc; i++) {
+    if (!strcmp(argv[i], "--light")) light = 1;
+    else if (!strcmp(argv[i], "--fail-first") && i + 1 < argc) fail = atoi(argv[++i]);
+    else if (!strcmp(argv[i], "--delay-us") && i + 1 < argc) delay = strtoull(argv[++i], NULL, 10);
   }
   static fake_proxy p;
   sigset_t set;
@@ -349,15 +367,17 @@ static int serve_main(int argc, char **argv) {
   sigaddset(&set, SIGTERM);
   sigaddset(&set, SIGINT);
   pthread_sigmask(SIG_BLOCK, &set, NULL); /* the workers inherit it; sigwait below */
-  if (proxy_start(&p, fail, delay)) return 1;
+  if (proxy_start(&p, fail, delay, light)) return 1;
   printf("listening on 127.0.0.1:%u\n", hop_server_port(p.srv));
   fflush(stdout);
   int sig;
   sigwait(&set, &sig);
+  pthread_mutex_lock(&p.mu);
   fprintf(stderr, "fake proxy: %llu records (%llu failed), %llu events, batches %llu..%llu\n",
           (unsigned long long)p.records, (unsigned long long)p.failed,
           (unsigned long long)p.events, (unsigned long long)(p.min_n == UINT64_MAX ? 0 : p.min_n),
           (unsigned long long)p.max_n);
+  pthread_mutex_unlock(&p.mu);
   proxy_stop(&p);
   return 0;
 }
