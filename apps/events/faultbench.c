@@ -312,9 +312,19 @@ static int topo_start(topo *t) {
   return 0;
 }
 
-static void topo_stop(topo *t) {
-  for (unsigned i = 0; i < t->npx; i++) hop_child_stop(&t->px[i], 15000);
-  for (unsigned i = 0; i < t->nrs; i++) hop_child_stop(&t->rs[i], 15000);
+/* Stops every child still running; returns the first non-zero exit status (a service that
+ * does not drain cleanly, or a sanitizer's report), else 0. */
+static int topo_stop(topo *t) {
+  int bad = 0;
+  for (unsigned i = 0; i < t->npx; i++) {
+    int st = hop_child_stop(&t->px[i], 15000);
+    if (st > 0 && !bad) bad = st;
+  }
+  for (unsigned i = 0; i < t->nrs; i++) {
+    int st = hop_child_stop(&t->rs[i], 15000);
+    if (st > 0 && !bad) bad = st;
+  }
+  return bad;
 }
 
 /* ---- the executor thread ---- */
@@ -645,7 +655,7 @@ static void finish(topo *t, int timeline_ok) {
   }
   o->duplicates += dups;
   o->queue_full += qf;
-  topo_stop(t);
+  int stop_status = topo_stop(t);
   if (t->exec_rc) {
     snprintf(o->why, sizeof(o->why), "executor: %s", hop_strerror(t->exec_rc));
     return;
@@ -677,6 +687,8 @@ static void finish(topo *t, int timeline_ok) {
     snprintf(o->why, sizeof(o->why), "%llu rows for %llu acknowledged events (%llu twice, %llu foreign)",
              (unsigned long long)o->rows, (unsigned long long)o->acknowledged,
              (unsigned long long)o->dup_rows, (unsigned long long)o->foreign_rows);
+  else if (stop_status)
+    snprintf(o->why, sizeof(o->why), "a service exited %d on SIGTERM, not 0", stop_status);
   else if (o->max_wait_us > (RECORD_TIMEOUT_MS + 1000) * 1000ull)
     snprintf(o->why, sizeof(o->why), "a Record waited %.1f s, past its %d ms deadline",
              (double)o->max_wait_us / 1e6, RECORD_TIMEOUT_MS);
@@ -1097,7 +1109,7 @@ static void sc_overload(topo *t) {
   o->x1_rss_exec = t->rss_exec;
   o->x1_rss_proxy = t->rss_proxy;
   o->x1_rss_rs = t->rss_rs;
-  topo_stop(t);
+  int x1_status = topo_stop(t);
   hop_exec_result_free(&t->ex);
   t->rss_exec = t->rss_proxy = t->rss_rs = 0;
 
@@ -1141,6 +1153,7 @@ static void sc_overload(topo *t) {
   o->rss_proxy = px10;
   o->rss_rs = rs10;
   o->queue_full += qf;
+  fail_if(o, x1_status != 0, "a service of the 1x phase exited %d on SIGTERM", x1_status);
   fail_if(o, o->queue_full == 0, "no in-band resource_exhausted at 10x overload");
   fail_if(o, o->rss_rs > 4 * o->x1_rss_rs + 65536 || o->rss_proxy > 4 * o->x1_rss_proxy + 65536,
           "RSS not bounded at 10x: run-service %llu KiB (1x %llu), proxy %llu KiB (1x %llu)",
@@ -1151,8 +1164,15 @@ static void sc_overload(topo *t) {
 /* SIGKILL from inside the commit path at a random commit, restarted at once. */
 static void sc_crash(topo *t, const char *mode) {
   outcome *o = t->o;
-  uint64_t r = t->b->seed * 0x9e3779b97f4a7c15ull + (uint64_t)o->fault;
-  o->kill_at = 3 + (r >> 33) % 20;
+  /* A random commit inside the load: a transaction holds at most |concurrency| rows (one
+   * event in flight per reconciler), so the load makes at least planned / concurrency. */
+  uint64_t r = t->b->seed + (uint64_t)o->fault * 0x9e3779b97f4a7c15ull;
+  r = (r ^ (r >> 30)) * 0xbf58476d1ce4e5b9ull;
+  r = (r ^ (r >> 27)) * 0x94d049bb133111ebull;
+  r ^= r >> 31;
+  uint64_t span = t->b->cfg->actions * 4 / (t->b->cfg->concurrency ? t->b->cfg->concurrency : 1);
+  if (span < 4) span = 4;
+  o->kill_at = 3 + r % (span - 2);
   char env[64];
   snprintf(env, sizeof(env), "HOP_TEST_KILL_AT_COMMIT=%llu:%s", (unsigned long long)o->kill_at,
            mode);
@@ -1167,7 +1187,10 @@ static void sc_crash(topo *t, const char *mode) {
   if (ok) {
     uint64_t end = now_ms() + WAIT_MS;
     int st = 0, got = 0;
-    while (now_ms() < end && !(got = hop_child_exited(&t->rs[0], &st) == 1)) idle_ms(t, 5);
+    while (now_ms() < end && !atomic_load(&t->exec_done) &&
+           !(got = hop_child_exited(&t->rs[0], &st) == 1))
+      idle_ms(t, 5);
+    if (!got) got = hop_child_exited(&t->rs[0], &st) == 1;
     t_fault = now_ms();
     o->exit_status = got ? st : -1;
     if (!got) {
