@@ -111,6 +111,7 @@ typedef struct outcome {
   uint64_t x1_rss_exec, x1_rss_proxy, x1_rss_rs;
   uint64_t commit_delay_us;
   uint64_t rows_before, rows_after; /* duplicates: the store's checksum inputs */
+  uint64_t goaways, retries;        /* the proxies' downstream client: GOAWAYs, retries */
   uint64_t sum_before, sum_after;
 } outcome;
 
@@ -655,6 +656,12 @@ static void finish(topo *t, int timeline_ok) {
   }
   o->duplicates += dups;
   o->queue_full += qf;
+  for (unsigned i = 0; i < t->npx; i++) {
+    char *m = t->px[i].pid > 0 ? scrape(t->b, t->px_host[i], t->px_port) : NULL;
+    o->goaways += (uint64_t)metric(m, "hopwire_proxy_downstream_goaways_received_total");
+    o->retries += (uint64_t)metric(m, "hopwire_proxy_downstream_retries_total");
+    free(m);
+  }
   int stop_status = topo_stop(t);
   if (t->exec_rc) {
     snprintf(o->why, sizeof(o->why), "executor: %s", hop_strerror(t->exec_rc));
@@ -970,6 +977,9 @@ static void sc_sigterm(topo *t) {
   finish(t, ok);
   fail_if(o, o->exit_status != 0, "the SIGTERMed run-service exited %d, not 0 (drain)",
           o->exit_status);
+  fail_if(o, o->goaways == 0, "the proxy saw no GOAWAY from the draining run-service");
+  fail_if(o, o->errors != 0, "%llu Records failed across a graceful restart",
+          (unsigned long long)o->errors);
 }
 
 /* /etc/hosts in our mount namespace: rs.hopwire.test = 127.0.0.1-3, px.hopwire.test =
@@ -1296,10 +1306,11 @@ static void write_json(FILE *f, const outcome *o, const char *store, uint64_t se
     fprintf(f, "%s%llu", i ? "," : "", (unsigned long long)o->per_instance[i]);
   fprintf(f,
           "],\"rss_kib\":{\"executor\":%llu,\"proxy\":%llu,\"run_service\":%llu},"
-          "\"rows_before\":%llu,\"rows_after\":%llu",
+          "\"rows_before\":%llu,\"rows_after\":%llu,\"goaways\":%llu,\"retries\":%llu",
           (unsigned long long)o->rss_exec, (unsigned long long)o->rss_proxy,
           (unsigned long long)o->rss_rs, (unsigned long long)o->rows_before,
-          (unsigned long long)o->rows_after);
+          (unsigned long long)o->rows_after, (unsigned long long)o->goaways,
+          (unsigned long long)o->retries);
   if (o->fault == HOP_FAULT_OVERLOAD)
     fprintf(f,
             ",\"x1_events_per_s\":%.1f,\"commit_delay_us\":%llu,"
@@ -1324,8 +1335,14 @@ static void write_row(FILE *f, const outcome *o) {
   char extra[320] = "";
   switch (o->fault) {
   case HOP_FAULT_SCALE_OUT:
-    snprintf(extra, sizeof(extra), "per instance %llu/%llu/%llu", (unsigned long long)o->per_instance[0],
-             (unsigned long long)o->per_instance[1], (unsigned long long)o->per_instance[2]);
+    snprintf(extra, sizeof(extra), "per instance %llu/%llu/%llu; proxies: %llu GOAWAYs, %llu retries",
+             (unsigned long long)o->per_instance[0], (unsigned long long)o->per_instance[1],
+             (unsigned long long)o->per_instance[2], (unsigned long long)o->goaways,
+             (unsigned long long)o->retries);
+    break;
+  case HOP_FAULT_SIGTERM:
+    snprintf(extra, sizeof(extra), "drain %.2f s; proxy: %llu GOAWAYs, %llu retries", o->recover_s,
+             (unsigned long long)o->goaways, (unsigned long long)o->retries);
     break;
   case HOP_FAULT_OVERLOAD:
     snprintf(extra, sizeof(extra), "1x %.0f ev/s; delay %llu us; %llu resource_exhausted",
