@@ -1,5 +1,5 @@
-"""A run-service whose commits are delayed so it stores a tenth of the inflow, its queue
-capped at 50 rows: in-band resource_exhausted, the executor backs off and re-emits, RSS stays
+"""A run-service whose commits are delayed so it stores about a tenth of the 1x rate, its
+queue capped at 200 rows, 512 reconcilers: in-band resource_exhausted, the executor backs off and re-emits, RSS stays
 bounded (vs the 1x run), and after the delay goes every event is acknowledged.
 ctest: TIMEOUT=300
 ctest: RUN_SERIAL"""
@@ -16,3 +16,5 @@ check(r["queue_full"] > 0 and r["re_emits"] > 0,
 x1, x10 = r["x1_rss_kib"], r["rss_kib"]
 for k in ("proxy", "run_service"):
     check(x10[k] <= 2 * x1[k] + 32768, "%s RSS bounded at 10x: %d KiB (1x %d)" % (k, x10[k], x1[k]))
+check(r["x10_stored_per_s"] * 4 < r["x1_events_per_s"],
+      "overloaded: %.0f ev/s stored vs %.0f at 1x" % (r["x10_stored_per_s"], r["x1_events_per_s"]))
