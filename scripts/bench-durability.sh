@@ -3,8 +3,8 @@
 # checked for each (docs/pipeline-faults.md, "Durability").
 #  1. cost: a run-service + events-proxy per setting, `hopwire executor` through them
 #     (ACTIONS actions, 512 reconcilers, adaptive batcher, h2c), ROUNDS rounds, median events/s;
-#     and the same with --no-batch (one event per Record: one commit per event unless group
-#     commit merges them).
+#     the same with --no-batch (one event per Record; group commit merges them), and with
+#     --no-batch and the run-service's --group-commit off (one COMMIT, one fsync, per event).
 #  2. promise: `hopwire fault-bench --fault crash-in-commit,crash-after-commit,kill-run-service`
 #     with the setting (lost must be 0).
 # Settings: SQLite synchronous off|normal|full|extra; PostgreSQL 15 (throwaway server, fsync on)
@@ -65,27 +65,34 @@ median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 cost() {
   local store=$1
   shift
-  local batched=() single=()
+  local batched=() single=() nogc=()
   for r in $(seq "$rounds"); do
-    for mode in batched single; do
+    for mode in batched single nogc; do
       local db="$store"
       [ "${store#sqlite:}" != "$store" ] && db="sqlite:$tmp/d-$RANDOM.db"
-      start "$HOPWIRE" run-service --listen 127.0.0.1:0 --store "$db" "$@"
+      local gc=on
+      [ $mode = nogc ] && gc=off
+      start "$HOPWIRE" run-service --listen 127.0.0.1:0 --store "$db" --group-commit $gc "$@"
       local rs=$PID rsport=$PORT
       start "$HOPWIRE" events-proxy --listen 127.0.0.1:0 --run-service "http://127.0.0.1:$rsport"
       local px=$PID
       local extra=()
-      [ $mode = single ] && extra=(--no-batch)
+      [ $mode != batched ] && extra=(--no-batch)
       local eps
       eps=$("$HOPWIRE" executor --target "http://127.0.0.1:$PORT" --actions "$actions" \
         --seed "$RANDOM$r" --json "${extra[@]}" |
         python3 -c 'import json,sys; r=json.load(sys.stdin); print("%.0f" % r["events_per_s"])')
       stop "$px"
       stop "$rs"
-      if [ $mode = batched ]; then batched+=("$eps"); else single+=("$eps"); fi
+      case $mode in
+        batched) batched+=("$eps") ;;
+        single) single+=("$eps") ;;
+        nogc) nogc+=("$eps") ;;
+      esac
     done
   done
-  printf "%s %s" "$(printf "%s\n" "${batched[@]}" | median)" "$(printf "%s\n" "${single[@]}" | median)"
+  printf "%s / %s / %s" "$(printf "%s\n" "${batched[@]}" | median)" \
+    "$(printf "%s\n" "${single[@]}" | median)" "$(printf "%s\n" "${nogc[@]}" | median)"
 }
 
 # promise STORE [fault-bench options]: "lost=N,N,N pass=..." for the three crash scenarios.
@@ -99,11 +106,12 @@ print(" ".join("%s:lost=%d,acked=%d/%d,%s" % (r["fault"], r.get("lost", -1), r.g
       for r in rs))'
 }
 
-echo "# ${actions} actions, 512 reconcilers, ${rounds} rounds (median events/s: batched / one event per Record)"
+echo "# ${actions} actions, 512 reconcilers, ${rounds} rounds; median events/s: batched /"
+echo "# one event per Record / one event per Record and per COMMIT (group commit off)"
 for s in off normal full extra; do
   c=$(cost "sqlite:x" --synchronous "$s")
   p=$(promise crash-in-commit,crash-after-commit,kill-run-service --synchronous "$s")
-  echo "sqlite synchronous=$s: events/s ${c% *} / ${c#* }; kill -9: $p"
+  echo "sqlite synchronous=$s: events/s $c; kill -9: $p"
 done
 
 if [ $pg = 1 ]; then
@@ -124,6 +132,6 @@ if [ $pg = 1 ]; then
     [ "$got" = "$sc" ] || { echo "bench-durability: the URL's options did not apply ($got)" >&2; exit 1; }
     c=$(cost "$url")
     p=$(promise crash-after-commit,kill-run-service --store "$url")
-    echo "postgres synchronous_commit=$sc: events/s ${c% *} / ${c#* }; kill -9: $p"
+    echo "postgres synchronous_commit=$sc: events/s $c; kill -9: $p"
   done
 fi

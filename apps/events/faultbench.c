@@ -113,6 +113,7 @@ typedef struct outcome {
   double x10_stored_per_s; /* rows committed per second during the overload window */
   uint64_t rows_before, rows_after; /* duplicates: the store's checksum inputs */
   uint64_t goaways, retries;        /* the proxies' downstream client: GOAWAYs, retries */
+  uint64_t reconnects;              /* the run-services' store (PostgreSQL) */
   uint64_t sum_before, sum_after;
 } outcome;
 
@@ -652,6 +653,7 @@ static void finish(topo *t, int timeline_ok) {
     dups += rs_metric(t, i, "hopwire_store_duplicates_total");
     char *m = t->rs[i].pid > 0 ? scrape(t->b, t->rs_host[i], t->rs_port) : NULL;
     qf += (uint64_t)metric(m, "hopwire_runsvc_requests_total{result=\"queue_full\"}");
+    o->reconnects += (uint64_t)metric(m, "hopwire_store_reconnects_total");
     t->accumulated[i] += (uint64_t)metric(m, "hopwire_runsvc_events_received_total");
     free(m);
   }
@@ -791,8 +793,7 @@ static void sc_pg(topo *t, const char *mode) {
             "while the database was down the run-service answered %d (%s), not in-band 14/13",
             o->probe_code, o->probe_msg);
   }
-  uint64_t reconnects = 0;
-  (void)reconnects;
+  fail_if(o, o->reconnects == 0, "the run-service's store never reconnected");
 }
 
 static int integrity(const char *path, char *out, size_t n) {
@@ -1061,23 +1062,23 @@ static void sc_duplicates(topo *t) {
     return;
   }
   exec_join(t);
-  outcome first = *o;
   if (t->exec_rc || check_store(t, &o->sum_before)) {
     finish(t, 0);
     return;
   }
   o->rows_before = o->rows;
-  (void)first;
-  uint64_t t0 = now_ms(), re = 0, errs = 0;
+  uint64_t first_lost = o->lost, first_acked = t->ex.acknowledged, first_planned = t->ex.planned;
+  uint64_t t0 = now_ms(), re = t->ex.re_emits, errs = t->ex.errors;
   for (int r = 0; r < 9 && ok; r++) {
+    if (r > 0) { /* the last replay's figures are added by finish */
+      re += t->ex.re_emits;
+      errs += t->ex.errors;
+    }
     hop_exec_result_free(&t->ex);
-    re += 0;
     ok = exec_start(t) == 0;
     if (ok) exec_join(t);
     if (ok && t->exec_rc) ok = 0;
     if (ok) {
-      re += t->ex.re_emits;
-      errs += t->ex.errors;
       if (t->ex.acknowledged != t->ex.planned) {
         ok = 0;
         snprintf(o->why, sizeof(o->why), "replay %d: %llu of %llu acknowledged", r + 1,
@@ -1092,6 +1093,9 @@ static void sc_duplicates(topo *t) {
   finish(t, ok);
   check_store(t, &o->sum_after);
   o->rows_after = o->rows;
+  fail_if(o, first_lost != 0 || first_acked != first_planned,
+          "first pass: %llu lost, %llu of %llu acknowledged", (unsigned long long)first_lost,
+          (unsigned long long)first_acked, (unsigned long long)first_planned);
   fail_if(o, o->rows_after != o->rows_before || o->sum_after != o->sum_before,
           "the replays changed the rows (%llu -> %llu rows, checksum %s)",
           (unsigned long long)o->rows_before, (unsigned long long)o->rows_after,
@@ -1317,11 +1321,11 @@ static void write_json(FILE *f, const outcome *o, const char *store, uint64_t se
     fprintf(f, "%s%llu", i ? "," : "", (unsigned long long)o->per_instance[i]);
   fprintf(f,
           "],\"rss_kib\":{\"executor\":%llu,\"proxy\":%llu,\"run_service\":%llu},"
-          "\"rows_before\":%llu,\"rows_after\":%llu,\"goaways\":%llu,\"retries\":%llu",
+          "\"rows_before\":%llu,\"rows_after\":%llu,\"goaways\":%llu,\"retries\":%llu,\"reconnects\":%llu",
           (unsigned long long)o->rss_exec, (unsigned long long)o->rss_proxy,
           (unsigned long long)o->rss_rs, (unsigned long long)o->rows_before,
           (unsigned long long)o->rows_after, (unsigned long long)o->goaways,
-          (unsigned long long)o->retries);
+          (unsigned long long)o->retries, (unsigned long long)o->reconnects);
   if (o->fault == HOP_FAULT_OVERLOAD)
     fprintf(f,
             ",\"x1_events_per_s\":%.1f,\"x10_stored_per_s\":%.1f,\"commit_delay_us\":%llu,"
@@ -1365,10 +1369,16 @@ static void write_row(FILE *f, const outcome *o) {
   case HOP_FAULT_CRASH_AFTER_COMMIT:
     snprintf(extra, sizeof(extra), "killed at commit %llu", (unsigned long long)o->kill_at);
     break;
+  case HOP_FAULT_PG_IMMEDIATE:
+  case HOP_FAULT_PG_FAST:
+  case HOP_FAULT_PG_TERMINATE:
+    snprintf(extra, sizeof(extra), "%llu reconnects; ", (unsigned long long)o->reconnects);
+    goto probe;
   case HOP_FAULT_DISK_FULL:
     snprintf(extra, sizeof(extra), "integrity %s; ", o->integrity);
     /* fall through */
   default:
+  probe:
     if (o->probe_code >= 0 || o->probe_msg[0])
       snprintf(extra + strlen(extra), sizeof(extra) - strlen(extra), "probe %d in %.0f ms: %.120s",
                o->probe_code, o->probe_ms, o->probe_msg);
