@@ -111,6 +111,7 @@ typedef struct outcome {
   uint64_t x1_rss_exec, x1_rss_proxy, x1_rss_rs;
   uint64_t commit_delay_us;
   double x10_stored_per_s; /* rows committed per second during the overload window */
+  uint64_t rows_at_fix;    /* rows committed when the delay went */
   uint64_t rows_before, rows_after; /* duplicates: the store's checksum inputs */
   uint64_t goaways, retries;        /* the proxies' downstream client: GOAWAYs, retries */
   uint64_t reconnects;              /* the run-services' store (PostgreSQL) */
@@ -1153,6 +1154,7 @@ static void sc_overload(topo *t) {
   ok = topo_start(t) == 0;
   exec_config(t, (uint64_t)o->fault * 1000 + 1); /* new keys */
   t->ec.concurrency *= 4;
+  t->ec.actions *= 3; /* enough that load is left when the delay goes */
   if (ok) ok = exec_start(t) == 0;
   if (ok) {
     uint64_t c0 = committed(t), w0 = now_ms();
@@ -1163,6 +1165,7 @@ static void sc_overload(topo *t) {
   o->rss_exec = t->rss_exec; /* the 10x figures, before recovery */
   uint64_t px10 = t->rss_proxy, rs10 = t->rss_rs;
   uint64_t t_fix = now_ms();
+  o->rows_at_fix = committed(t);
   if (ok) { /* the delay goes */
     t->nrs_extra = keep;
     int st = 0;
@@ -1178,6 +1181,7 @@ static void sc_overload(topo *t) {
   o->rss_proxy = px10;
   o->rss_rs = rs10;
   o->queue_full += qf;
+  fail_if(o, o->rows_at_fix >= o->planned, "the load was over before the delay went");
   fail_if(o, x1_status != 0, "a service of the 1x phase exited %d on SIGTERM", x1_status);
   fail_if(o, o->queue_full == 0, "no in-band resource_exhausted at 10x overload");
   fail_if(o, o->rss_rs > 4 * o->x1_rss_rs + 65536 || o->rss_proxy > 4 * o->x1_rss_proxy + 65536,
@@ -1328,9 +1332,10 @@ static void write_json(FILE *f, const outcome *o, const char *store, uint64_t se
           (unsigned long long)o->retries, (unsigned long long)o->reconnects);
   if (o->fault == HOP_FAULT_OVERLOAD)
     fprintf(f,
-            ",\"x1_events_per_s\":%.1f,\"x10_stored_per_s\":%.1f,\"commit_delay_us\":%llu,"
+            ",\"x1_events_per_s\":%.1f,\"x10_stored_per_s\":%.1f,\"rows_at_fix\":%llu,\"commit_delay_us\":%llu,"
             "\"x1_rss_kib\":{\"executor\":%llu,\"proxy\":%llu,\"run_service\":%llu}",
-            fin(o->x1_events_per_s), fin(o->x10_stored_per_s), (unsigned long long)o->commit_delay_us,
+            fin(o->x1_events_per_s), fin(o->x10_stored_per_s), (unsigned long long)o->rows_at_fix,
+            (unsigned long long)o->commit_delay_us,
             (unsigned long long)o->x1_rss_exec, (unsigned long long)o->x1_rss_proxy,
             (unsigned long long)o->x1_rss_rs);
   fprintf(f, ",\"why\":");
@@ -1360,10 +1365,12 @@ static void write_row(FILE *f, const outcome *o) {
              (unsigned long long)o->goaways, (unsigned long long)o->retries);
     break;
   case HOP_FAULT_OVERLOAD:
-    snprintf(extra, sizeof(extra), "1x %.0f ev/s; overload: delay %llu us, %.0f ev/s stored (%.1fx), %llu resource_exhausted",
+    snprintf(extra, sizeof(extra), "1x %.0f ev/s; overload: delay %llu us, %.0f ev/s stored (%.1fx), %llu resource_exhausted; "
+             "%llu of %llu stored when the delay went",
              o->x1_events_per_s, (unsigned long long)o->commit_delay_us, o->x10_stored_per_s,
              o->x10_stored_per_s > 0 ? o->x1_events_per_s / o->x10_stored_per_s : 0.0,
-             (unsigned long long)o->queue_full);
+             (unsigned long long)o->queue_full, (unsigned long long)o->rows_at_fix,
+             (unsigned long long)o->planned);
     break;
   case HOP_FAULT_CRASH_IN_COMMIT:
   case HOP_FAULT_CRASH_AFTER_COMMIT:

@@ -18,3 +18,5 @@ for k in ("proxy", "run_service"):
     check(x10[k] <= 2 * x1[k] + 32768, "%s RSS bounded at 10x: %d KiB (1x %d)" % (k, x10[k], x1[k]))
 check(r["x10_stored_per_s"] * 4 < r["x1_events_per_s"],
       "overloaded: %.0f ev/s stored vs %.0f at 1x" % (r["x10_stored_per_s"], r["x1_events_per_s"]))
+check(r["rows_at_fix"] < r["planned"], "load was left when the delay went (%d of %d stored)"
+      % (r["rows_at_fix"], r["planned"]))
