@@ -249,9 +249,12 @@ static int wait_committed(topo *t, uint64_t base) {
 
 /* ---- children ---- */
 
-static int rs_start_env(topo *t, unsigned i, char *const env[], int reuse_port) {
+/* Run-service |i| on its address and the topology's port (0 the first time: any, then
+ * every instance and every restart binds that one; SO_REUSEPORT lets a replacement bind
+ * while its predecessor drains). */
+static int rs_start_env(topo *t, unsigned i, char *const env[]) {
   char listen[64], store_arg[1100];
-  snprintf(listen, sizeof(listen), "%s:%u", t->rs_host[i], reuse_port || t->rs_port ? t->rs_port : 0);
+  snprintf(listen, sizeof(listen), "%s:%u", t->rs_host[i], t->rs_port);
   snprintf(store_arg, sizeof(store_arg), "%s", t->url);
   char *args[40] = {"run-service", "--listen", listen, "--store", store_arg, "--threads", "2",
                     "--drain-timeout", "10s"};
@@ -280,7 +283,7 @@ static int rs_start_env(topo *t, unsigned i, char *const env[], int reuse_port) 
   return -1;
 }
 
-static int rs_start(topo *t, unsigned i) { return rs_start_env(t, i, NULL, 0); }
+static int rs_start(topo *t, unsigned i) { return rs_start_env(t, i, NULL); }
 
 static int px_start(topo *t, unsigned i) {
   char listen[64];
@@ -524,7 +527,6 @@ static int check_store(topo *t, uint64_t *sum) {
     return -1;
   }
   char k[256];
-  uint64_t acked = 0;
   for (uint64_t a = 0; a < ec->actions; a++) {
     unsigned ne = hop_evgen_action_events(&ec->gen, a);
     for (unsigned s = 0; s < ne; s++) {
@@ -539,10 +541,7 @@ static int check_store(topo *t, uint64_t *sum) {
       size_t i = keyset_find(&keys, k, 1);
       if (i == SIZE_MAX) continue;
       keys.hits[i] = 1;
-      if (ex->acked && hop_exec_acked(ex, a, s)) {
-        keys.hits[i] = 2;
-        acked++;
-      }
+      if (ex->acked && hop_exec_acked(ex, a, s)) keys.hits[i] = 2;
     }
   }
   hop_store_config sc;
@@ -575,7 +574,6 @@ static int check_store(topo *t, uint64_t *sum) {
     snprintf(o->why, sizeof(o->why), "check: %s", err);
     return -1;
   }
-  (void)acked;
   return 0;
 }
 
@@ -954,7 +952,7 @@ static int rolling_restart(topo *t, unsigned i, int *status, double *drain_s) {
   hop_child old = t->rs[i];
   t->rs[i].pid = -1;
   t->rs[i].out_fd = -1;
-  if (rs_start_env(t, i, NULL, 1) != 0) {
+  if (rs_start_env(t, i, NULL) != 0) {
     t->rs[i] = old;
     return -1;
   }
@@ -1206,7 +1204,7 @@ static void sc_crash(topo *t, const char *mode) {
   snprintf(env, sizeof(env), "HOP_TEST_KILL_AT_COMMIT=%llu:%s", (unsigned long long)o->kill_at,
            mode);
   char *envv[] = {env, NULL};
-  int ok = rs_start_env(t, 0, envv, 0) == 0;
+  int ok = rs_start_env(t, 0, envv) == 0;
   snprintf(t->rs_target, sizeof(t->rs_target), "http://%s:%u", t->rs_host[0], t->rs_port);
   if (ok) ok = px_start(t, 0) == 0;
   snprintf(t->px_target, sizeof(t->px_target), "http://%s:%u", t->px_host[0], t->px_port);
