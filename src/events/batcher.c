@@ -36,6 +36,7 @@
 #include <unistd.h>
 
 #define EV_MIN_BATCH_BYTES 16
+#define EV_MAX_TIMEOUT_MS (30ull * 24 * 3600 * 1000) /* deadlines are clamped to 30 days */
 
 typedef struct ev {
   struct ev *next;
@@ -74,6 +75,7 @@ struct hop_event_batcher {
   uint32_t active;         /* batches sent and not yet fully completed (callbacks included) */
   uint32_t room_waiters;
   int batcher_waiting;
+  uint64_t wake_at_us;     /* when the waiting batcher thread wakes by itself (UINT64_MAX) */
   int stopping;
 
   hop_event_batcher_stats st;
@@ -324,6 +326,7 @@ static void *batcher_main(void *arg) {
       }
     }
     b->batcher_waiting = 1;
+    b->wake_at_us = until;
     if (until == UINT64_MAX) {
       pthread_cond_wait(&b->wake, &b->mu);
     } else {
@@ -352,7 +355,7 @@ int hop_event_batcher_new(hop_event_batcher **out, const hop_event_batcher_confi
   *out = NULL;
   if (cfg->policy != HOP_BATCH_FLYTE && cfg->policy != HOP_BATCH_ADAPTIVE) return HOP_EINVAL;
   if (!cfg->max_batch_events || cfg->max_batch_bytes < EV_MIN_BATCH_BYTES || !cfg->queue_depth ||
-      !cfg->flush_timeout_ms || !cfg->max_queue_bytes)
+      !cfg->flush_timeout_ms || cfg->flush_timeout_ms > EV_MAX_TIMEOUT_MS || !cfg->max_queue_bytes)
     return HOP_EINVAL;
   if (cfg->policy == HOP_BATCH_FLYTE ? !cfg->flush_workers : !cfg->max_inflight) return HOP_EINVAL;
   if (!cfg->send && (!cfg->client || !cfg->base_url)) return HOP_EINVAL;
@@ -413,7 +416,9 @@ int hop_event_record_async(hop_event_batcher *b, const void *event, size_t len,
   e->framed = framed;
   if (len) memcpy(e->data, event, len);
   uint64_t now = hop_now_us();
-  e->deadline_us = now + (timeout_ms ? timeout_ms : b->cfg.flush_timeout_ms) * 1000u;
+  uint64_t tmo = timeout_ms ? timeout_ms : b->cfg.flush_timeout_ms;
+  if (tmo > EV_MAX_TIMEOUT_MS) tmo = EV_MAX_TIMEOUT_MS; /* no overflow of the deadline */
+  e->deadline_us = now + tmo * 1000u;
 
   pthread_mutex_lock(&b->mu);
   while (!b->stopping &&
@@ -448,9 +453,10 @@ int hop_event_record_async(hop_event_batcher *b, const void *event, size_t len,
   if (e->deadline_us < b->min_deadline_us) b->min_deadline_us = e->deadline_us;
   b->st.recorded++;
   /* Wake the batcher only when the policy may act on this event: it started a batch's timer
-   * (FLYTE), filled a batch, or found a free RPC slot (ADAPTIVE). */
+   * (FLYTE), filled a batch, found a free RPC slot (ADAPTIVE), or its deadline comes before
+   * the batcher's next wake-up (the sweep must run then). */
   if (b->batcher_waiting &&
-      (b->qcount == 1 || queue_full_batch(b) ||
+      (b->qcount == 1 || queue_full_batch(b) || e->deadline_us < b->wake_at_us ||
        (b->cfg.policy == HOP_BATCH_ADAPTIVE && b->inflight < b->cap_inflight)))
     pthread_cond_signal(&b->wake);
   pthread_mutex_unlock(&b->mu);

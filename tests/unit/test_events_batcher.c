@@ -301,6 +301,9 @@ static void test_config_defaults_and_invalid(void **state) {
   bad.policy = (hop_batch_policy)7;
   assert_int_equal(hop_event_batcher_new(&b, &bad), HOP_EINVAL);
   bad = cfg;
+  bad.flush_timeout_ms = UINT64_MAX;
+  assert_int_equal(hop_event_batcher_new(&b, &bad), HOP_EINVAL);
+  bad = cfg;
   bad.procedure = "no-slash";
   assert_int_equal(hop_event_batcher_new(&b, &bad), HOP_EINVAL);
   assert_null(b);
@@ -309,6 +312,8 @@ static void test_config_defaults_and_invalid(void **state) {
   outcome o = {0};
   assert_int_equal(hop_event_record_async(b, NULL, 5, 0, record_cb, &o), HOP_EINVAL);
   assert_int_equal(hop_event_record_async(b, "x", 1, 0, NULL, &o), HOP_EINVAL);
+  /* a huge per-record timeout is clamped, not overflowed into the past */
+  assert_int_equal(hop_event_record(b, "t", 1, UINT64_MAX, NULL), HOP_OK);
   hop_event_batcher_free(b);
   assert_int_equal(atomic_load(&o.calls), 0);
   fake_free(f);
