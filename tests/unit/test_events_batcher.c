@@ -466,6 +466,36 @@ static void test_lone_event_timer(void **state) {
   fake_free(f);
 }
 
+static void tweak_workers3(hop_event_batcher_config *c) {
+  c->flush_workers = 3;
+  c->max_batch_events = 1;
+}
+
+/* FLYTE: at most flush_workers RPCs in flight; each carries the flush timeout as its
+ * deadline (cut only by the recorders' own deadlines). */
+static void test_flyte_workers_cap_and_timeout(void **state) {
+  fake *f = fake_new();
+  fake_set_hold(f, 1);
+  hop_event_batcher *b = batcher_new(f, HOP_BATCH_FLYTE, tweak_workers3);
+  enum { N = 10 };
+  outcome o[N];
+  memset(o, 0, sizeof(o));
+  for (int i = 0; i < N; i++)
+    assert_int_equal(hop_event_record_async(b, "e", 1, 0, record_cb, &o[i]), HOP_OK);
+  assert_int_equal(fake_wait_rpcs(f, 3), 3);
+  usleep(50000);
+  assert_int_equal(fake_nrpcs(f), 3); /* the other 7 wait for a worker */
+  for (int i = 0; i < 3; i++) {
+    assert_true(f->timeouts[i] <= 30000);
+    assert_true(f->timeouts[i] >= 29000);
+  }
+  fake_release(f, 100);
+  assert_true(wait_calls(o, N, 1));
+  assert_int_equal(fake_nrpcs(f), N);
+  hop_event_batcher_free(b);
+  fake_free(f);
+}
+
 static void tweak_inflight1(hop_event_batcher_config *c) { c->max_inflight = 1; }
 static void tweak_inflight2(hop_event_batcher_config *c) { c->max_inflight = 2; }
 
@@ -829,6 +859,7 @@ int main(void) {
       cmocka_unit_test(test_cap_batch_bytes),
       cmocka_unit_test(test_lone_event_timer),
       cmocka_unit_test(test_adaptive_accumulates_under_load),
+      cmocka_unit_test(test_flyte_workers_cap_and_timeout),
       cmocka_unit_test(test_exactly_once_threads_adaptive),
       cmocka_unit_test(test_exactly_once_threads_flyte),
       cmocka_unit_test(test_failure_reaches_every_recorder),
