@@ -339,9 +339,15 @@ static int jint(jp *j, int64_t lo, uint64_t hi, int64_t *sv, uint64_t *uv) {
   size_t n;
   char *str = NULL;
   if (j->s[j->pos] == '"') {
-    size_t sl;
+    size_t sl, a, b;
     if (jstring(j, &str, &sl)) return -1;
     t = str, n = sl;
+    /* the quoted form holds a JSON number too ("012", " 1" and "+1" are not) */
+    jp q = {.s = str, .len = sl};
+    if (sl == 0 || jnumber(&q, &a, &b) || b != sl) {
+      free(str);
+      return jfail(j, "not an integer");
+    }
   } else if (j->s[j->pos] == '-' || (j->s[j->pos] >= '0' && j->s[j->pos] <= '9')) {
     size_t a, b;
     if (jnumber(j, &a, &b)) return -1;
@@ -410,7 +416,7 @@ static int parse_frac(const char *s, size_t n, size_t *p, int32_t *nanos) {
 static int parse_rfc3339(const char *s, size_t n, int64_t *secs, int32_t *nanos) {
   int y, mo, d, h, mi, se, oh = 0, om = 0;
   if (digits_at(s, n, 0, 4, &y) || n < 20 || s[4] != '-' || digits_at(s, n, 5, 2, &mo) ||
-      s[7] != '-' || digits_at(s, n, 8, 2, &d) || (s[10] != 'T' && s[10] != 't') ||
+      s[7] != '-' || digits_at(s, n, 8, 2, &d) || s[10] != 'T' ||
       digits_at(s, n, 11, 2, &h) || s[13] != ':' || digits_at(s, n, 14, 2, &mi) ||
       s[16] != ':' || digits_at(s, n, 17, 2, &se))
     return -1;
@@ -418,7 +424,7 @@ static int parse_rfc3339(const char *s, size_t n, int64_t *secs, int32_t *nanos)
   if (parse_frac(s, n, &p, nanos)) return -1;
   if (p >= n) return -1;
   int sign = 0;
-  if (s[p] == 'Z' || s[p] == 'z') {
+  if (s[p] == 'Z') { /* upper case only, as Go's time.RFC3339 layout */
     p++;
   } else if (s[p] == '+' || s[p] == '-') {
     sign = s[p] == '+' ? 1 : -1;

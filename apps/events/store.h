@@ -43,7 +43,7 @@ typedef struct hop_store_config {
   size_t max_queue_rows;     /* rows submitted and not yet committed; 262144. Over it
                                 hop_store_submit returns HOP_EQUEUEFULL */
   int sqlite_synchronous;    /* PRAGMA synchronous: 0 OFF, 1 NORMAL, 2 FULL (default),
-                                3 EXTRA. See docs/pipeline.md for what each survives */
+                                3 EXTRA. See docs/pipeline-store.md for what each survives */
   uint64_t busy_timeout_ms;  /* SQLite busy handler (another process holds the write lock);
                                 5000; then the batch fails in-band */
   uint64_t connect_timeout_ms; /* PostgreSQL connect; 5000 */
@@ -80,8 +80,9 @@ int hop_store_open(hop_store **out, const hop_store_config *cfg, char *err, size
 int hop_store_submit(hop_store *s, const hop_ev_row *rows, size_t n, hop_store_done_fn fn,
                      void *user_data);
 
-/* Blocking submit (not from a completion callback). |res->message| is copied into |msg|
- * (|msglen| bytes, may be 0) and res->message points at it. Returns what submit returned. */
+/* Blocking submit (not from a completion callback: there it returns HOP_ESTATE instead of
+ * waiting for itself). |res->message| is copied into |msg| (|msglen| bytes, may be 0) and
+ * res->message points at it. Returns what submit returned. */
 int hop_store_insert(hop_store *s, const hop_ev_row *rows, size_t n, hop_store_result *res,
                      char *msg, size_t msglen);
 

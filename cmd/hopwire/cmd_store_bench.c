@@ -29,6 +29,7 @@ typedef struct sb_opts {
   int group_commit;
   int sync;
   int json;
+  int notify;
 } sb_opts;
 
 static void usage(FILE *f) {
@@ -50,6 +51,7 @@ static void usage(FILE *f) {
           "  --group-commit on|off merge queued batches into one transaction (default on);\n"
           "                        off = one transaction per batch, as Flyte\n"
           "  --writers N           PostgreSQL connections / writer threads (default 4)\n"
+          "  --notify on|off       PostgreSQL pg_notify per distinct action (default on)\n"
           "  --sync off|normal|full|extra\n"
           "                        SQLite PRAGMA synchronous (default full)\n"
           "  --row-bytes N         bytes of info per row (default 500)\n"
@@ -104,6 +106,10 @@ static int parse_args(sb_opts *o, int argc, char **argv, int *help) {
     } else if (!strcmp(a, "--group-commit")) {
       if (!strcmp(v, "on")) o->group_commit = 1;
       else if (!strcmp(v, "off")) o->group_commit = 0;
+      else goto bad;
+    } else if (!strcmp(a, "--notify")) {
+      if (!strcmp(v, "on")) o->notify = 1;
+      else if (!strcmp(v, "off")) o->notify = 0;
       else goto bad;
     } else if (!strcmp(a, "--writers")) {
       if (parse_u64(v, 1, 64, &n)) goto bad;
@@ -215,7 +221,7 @@ static const char *sync_name(int s) {
 }
 
 int hop_cmd_store_bench(int argc, char **argv) {
-  sb_opts o = {NULL, 400, 500, 20000, 32, 4, 0, 5000000, 1, 2, 0};
+  sb_opts o = {NULL, 400, 500, 20000, 32, 4, 0, 5000000, 1, 2, 0, 1};
   int help = 0;
   if (parse_args(&o, argc, argv, &help) != 0) return 2;
   if (help) {
@@ -240,6 +246,7 @@ int hop_cmd_store_bench(int argc, char **argv) {
   cfg.writers = o.writers;
   cfg.sqlite_synchronous = o.sync;
   cfg.max_txn_rows = o.max_txn_rows;
+  cfg.notify = o.notify;
   if (cfg.max_queue_rows < (size_t)o.callers * o.batch) cfg.max_queue_rows = (size_t)o.callers * o.batch;
   hop_store *s = NULL;
   char err[512];
@@ -309,14 +316,14 @@ int hop_cmd_store_bench(int argc, char **argv) {
   double per_txn = st.transactions ? (double)st.txn_rows_sum / (double)st.transactions : 0;
   if (o.json) {
     printf("{\"engine\":\"%s\",\"store\":\"%s\",\"synchronous\":\"%s\",\"writers\":%u,"
-           "\"group_commit\":%s,\"callers\":%u,\"batch\":%zu,\"row_bytes\":%zu,"
+           "\"group_commit\":%s,\"notify\":%s,\"callers\":%u,\"batch\":%zu,\"row_bytes\":%zu,"
            "\"seconds\":%.3f,\"batches\":%llu,\"events\":%llu,\"duplicates\":%llu,"
            "\"failed_batches\":%llu,\"queue_full\":%llu,\"events_per_s\":%.0f,"
            "\"commits\":%llu,\"commits_per_s\":%.1f,\"rows_per_commit\":%.1f,"
            "\"p50_ms\":%.3f,\"p99_ms\":%.3f,\"max_ms\":%.3f}\n",
            is_sqlite ? "sqlite" : "postgres", o.store ? o.store : "sqlite:(temp)",
            is_sqlite ? sync_name(o.sync) : "", is_sqlite ? 1 : o.writers,
-           o.group_commit ? "true" : "false", started, o.batch, o.row_bytes, secs,
+           o.group_commit ? "true" : "false", !is_sqlite && o.notify ? "true" : "false", started, o.batch, o.row_bytes, secs,
            (unsigned long long)batches, (unsigned long long)inserted, (unsigned long long)dups,
            (unsigned long long)failed, (unsigned long long)qfull, ev_s,
            (unsigned long long)st.transactions, cm_s, per_txn, lat.p50_us / 1e3,

@@ -924,6 +924,72 @@ static void t_sqlite_checkpoint(void **state) {
   rows_free(&b);
 }
 
+/* kill -9 of the process right after acknowledged COMMITs: every acknowledged batch is in
+ * the file afterwards, even with synchronous=OFF (the OS has the writes; only power loss or
+ * an OS crash needs the fsyncs of NORMAL / FULL). */
+static void kill9_run(int sync) {
+  int p[2];
+  assert_int_equal(pipe(p), 0);
+  pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) {
+    close(p[0]);
+    hop_store_config c;
+    hop_store_config_init(&c);
+    c.url = g_url;
+    c.sqlite_synchronous = sync;
+    hop_store *s;
+    char err[256];
+    if (hop_store_open(&s, &c, err, sizeof(err)) != 0) _exit(3);
+    for (int i = 0;; i++) {
+      hop_ev_row r[50];
+      char run[32];
+      char names[50][8];
+      snprintf(run, sizeof(run), "k%d", i);
+      for (int j = 0; j < 50; j++) {
+        snprintf(names[j], sizeof(names[j]), "a%d", j);
+        r[j] = (hop_ev_row){"proj", "development", run, names[j], 1, 1, 0,
+                            (const uint8_t *)"kill-9", 6, NULL};
+      }
+      hop_store_result res;
+      if (hop_store_insert(s, r, 50, &res, NULL, 0) != 0 || res.code != 0) _exit(4);
+      if (write(p[1], &i, sizeof(i)) != (ssize_t)sizeof(i)) _exit(5);
+    }
+  }
+  close(p[1]);
+  int acked = -1, v;
+  long end = now_ms() + 10000;
+  while (acked < 30 && now_ms() < end && read(p[0], &v, sizeof(v)) == (ssize_t)sizeof(v)) acked = v;
+  kill(pid, SIGKILL);
+  int st;
+  waitpid(pid, &st, 0);
+  assert_true(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+  while (read(p[0], &v, sizeof(v)) == (ssize_t)sizeof(v)) acked = v; /* acks before death */
+  close(p[0]);
+  assert_true(acked >= 30);
+  hop_store *s = open_default(); /* recovers the WAL */
+  uint64_t n = count_rows(s);
+  print_message("    synchronous=%d: %d batches acknowledged before kill -9, %llu rows after\n",
+                sync, acked + 1, (unsigned long long)n);
+  assert_true(n >= (uint64_t)(acked + 1) * 50);
+  assert_true(n <= (uint64_t)(acked + 2) * 50); /* at most one unacknowledged batch more */
+  for (int i = 0; i <= acked; i++) {
+    char run[32];
+    snprintf(run, sizeof(run), "k%d", i);
+    listed l = {0};
+    list_run(s, run, &l);
+    if (l.n != 50) fail_msg("batch %d acknowledged, %zu of 50 rows after kill -9", i, l.n);
+    listed_free(&l);
+  }
+  hop_store_close(s);
+  char ok[16];
+  sql_scalar("PRAGMA integrity_check", ok, sizeof(ok));
+  assert_string_equal(ok, "ok");
+}
+
+static void t_sqlite_kill9_off(void **state) { kill9_run(0); }
+static void t_sqlite_kill9_normal(void **state) { kill9_run(1); }
+
 /* ===================== PostgreSQL only ===================== */
 
 typedef struct listener {
@@ -1073,13 +1139,13 @@ typedef struct submitter {
   char other_msg[512];
   char fail_msg[512];
   pthread_t th;
+  pthread_mutex_t mu; /* n, code, done_ms while the thread runs */
   int tag;
 } submitter;
 
 static void *submit_loop(void *p) {
   submitter *u = p;
-  while (!atomic_load(&u->stop) && u->n < SUB_MAX) {
-    int i = u->n;
+  for (int i = 0; !atomic_load(&u->stop) && i < SUB_MAX; i++) {
     u->batch[i] = rows_new(20);
     char run[32];
     snprintf(run, sizeof(run), "f%d-%d", u->tag, i);
@@ -1090,8 +1156,10 @@ static void *submit_loop(void *p) {
     int rc = hop_store_insert(u->s, u->batch[i].r, 20, &res, msg, sizeof(msg));
     long lat = now_ms() - t0;
     if (lat > u->max_lat) u->max_lat = lat;
+    pthread_mutex_lock(&u->mu);
     u->code[i] = rc ? -1000 + rc : res.code;
     u->done_ms[i] = now_ms();
+    pthread_mutex_unlock(&u->mu);
     if (rc == 0 && res.code != 0 && res.code != 14) {
       u->other++;
       snprintf(u->other_msg, sizeof(u->other_msg), "%d: %s", res.code, res.message);
@@ -1101,7 +1169,9 @@ static void *submit_loop(void *p) {
     } else if (res.code == 14) {
       snprintf(u->fail_msg, sizeof(u->fail_msg), "%s", res.message);
     }
+    pthread_mutex_lock(&u->mu);
     u->n = i + 1;
+    pthread_mutex_unlock(&u->mu);
     if (res.code) sleep_ms(5);
   }
   return NULL;
@@ -1116,6 +1186,7 @@ static void fault_run(const char *label, int (*fault)(void), int expect_failures
   submitter *u = calloc(1, sizeof(*u));
   u->s = s;
   u->tag = g_seq;
+  pthread_mutex_init(&u->mu, NULL);
   assert_int_equal(pthread_create(&u->th, NULL, submit_loop, u), 0);
   sleep_ms(300);
   long t_fault = now_ms();
@@ -1126,9 +1197,10 @@ static void fault_run(const char *label, int (*fault)(void), int expect_failures
   int ok_after = 0;
   while (!ok_after && now_ms() < end) {
     sleep_ms(20);
-    int n = u->n;
-    for (int i = 0; i < n; i++)
+    pthread_mutex_lock(&u->mu);
+    for (int i = 0; i < u->n; i++)
       if (u->code[i] == 0 && u->done_ms[i] > t_back) ok_after = 1;
+    pthread_mutex_unlock(&u->mu);
   }
   sleep_ms(300);
   atomic_store(&u->stop, 1);
@@ -1164,6 +1236,7 @@ static void fault_run(const char *label, int (*fault)(void), int expect_failures
   assert_int_equal(count_rows(s), want);
   hop_store_close(s);
   for (int i = 0; i < u->n; i++) rows_free(&u->batch[i]);
+  pthread_mutex_destroy(&u->mu);
   free(u);
 }
 
@@ -1302,6 +1375,8 @@ int main(void) {
       cmocka_unit_test_setup(t_sqlite_disk_full, setup_test),
       cmocka_unit_test_setup(t_sqlite_locked, setup_test),
       cmocka_unit_test_setup(t_sqlite_checkpoint, setup_test),
+      cmocka_unit_test_setup(t_sqlite_kill9_off, setup_test),
+      cmocka_unit_test_setup(t_sqlite_kill9_normal, setup_test),
   };
   const struct CMUnitTest pg_tests[] = {
       COMMON(pg),

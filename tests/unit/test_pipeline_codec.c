@@ -800,6 +800,13 @@ static void json_bad(void **state) {
   json_expect_fail("{\"events\":[{\"attempt\":4294967296}]}", 0,
                    "events[0].attempt: integer out of range");
   json_expect_fail("{\"events\":[{\"attempt\":1.5}]}", 0, "events[0].attempt: not an integer");
+  json_expect_fail("{\"events\":[{\"attempt\":\"012\"}]}", 0, "events[0].attempt: not an integer");
+  json_expect_fail("{\"events\":[{\"attempt\":\" 1\"}]}", 0, "events[0].attempt: not an integer");
+  json_expect_fail("{\"events\":[{\"attempt\":\"\"}]}", 0, "events[0].attempt: not an integer");
+  json_expect_fail("{\"events\":[{\"updatedTime\":\"2026-12-03t17:00:00z\"}]}", 0,
+                   "events[0].updated_time: bad RFC 3339 timestamp");
+  json_expect_fail("{\"events\":[{\"updatedTime\":\"0000-12-31T23:59:59Z\"}]}", 0,
+                   "events[0].updated_time: bad RFC 3339 timestamp");
   json_expect_fail("{\"events\":[{\"phase\":\"RUNNING\"}]}", 0,
                    "events[0].phase: unknown flyteidl2.common.ActionPhase value \"RUNNING\"");
   json_expect_fail("{\"events\":[{\"phase\":true}]}", 0,
