@@ -17,6 +17,7 @@
 
 #include "core/buf.h"
 #include "h1/h1_request.h"
+#include "h2/h2_gate.h"
 #include "h2/h2_opts.h"
 #include "hopwire/server.h"
 #include "loop/mailbox.h"
@@ -160,6 +161,7 @@ struct hop_conn {
   int32_t *ready;          /* stream ids whose request is complete, to dispatch */
   size_t nready, ready_cap;
   hop_h2_flood flood;
+  hop_h2_gate gate;        /* RFC 9113 stream-state and PRIORITY checks before the session */
   int goaway_final;        /* second GOAWAY submitted */
   int calm_pending;        /* a flood counter tripped: GOAWAY(ENHANCE_YOUR_CALM) at next flush */
   hop_buf wbuf;            /* frames gathered for the next uv_write */
