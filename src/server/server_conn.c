@@ -211,36 +211,30 @@ void hop_conn_update_reading(hop_conn *c) {
   }
 }
 
-void hop_conn_accept(hop_worker *w) {
-  hop_server *s = w->s;
+/* A new connection around the worker's socket handle, not yet opened. */
+static hop_conn *conn_new(hop_worker *w) {
   hop_conn *c = calloc(1, sizeof(*c));
-  if (!c) {
-    /* Take the socket anyway so it does not sit in the backlog, then drop it. */
-    uv_tcp_t *t = malloc(sizeof(*t));
-    if (!t) return;
-    uv_tcp_init(&w->loop, t);
-    if (uv_accept((uv_stream_t *)&w->listener, (uv_stream_t *)t) == 0) {}
-    uv_close((uv_handle_t *)t, (uv_close_cb)free);
-    return;
-  }
+  if (!c) return NULL;
   c->w = w;
   atomic_init(&c->refs, 1);
   uv_tcp_init(&w->loop, &c->tcp);
   c->tcp.data = c;
   hop_buf_init(&c->inbuf, 1024 * 1024);
   hop_buf_init(&c->wbuf, SIZE_MAX);
-  if (uv_accept((uv_stream_t *)&w->listener, (uv_stream_t *)&c->tcp) != 0) {
-    uv_close((uv_handle_t *)&c->tcp, (uv_close_cb)free);
-    hop_buf_free(&c->inbuf);
-    return;
-  }
+  return c;
+}
+
+/* The socket is open: the connection cap, then reading. Returns 0, or -1 when refused
+ * (closed and freed). */
+static int conn_admit(hop_worker *w, hop_conn *c) {
+  hop_server *s = w->s;
   uint64_t open = atomic_fetch_add_explicit(&s->conns_open, 1, memory_order_relaxed);
   if (open >= s->cfg.max_connections || w->drain_started) {
     atomic_fetch_sub_explicit(&s->conns_open, 1, memory_order_relaxed);
     HOP_STAT_ADD(w, connections_rejected, 1);
     uv_close((uv_handle_t *)&c->tcp, (uv_close_cb)free);
     hop_buf_free(&c->inbuf);
-    return;
+    return -1;
   }
   HOP_STAT_ADD(w, connections_total, 1);
   uv_tcp_nodelay(&c->tcp, 1);
@@ -250,6 +244,38 @@ void hop_conn_accept(hop_worker *w) {
   w->nconns++;
   c->deadline_ms = hop_now_ms() + s->cfg.header_timeout_ms;
   hop_conn_update_reading(c);
+  return 0;
+}
+
+void hop_conn_accept(hop_worker *w) {
+  hop_conn *c = conn_new(w);
+  if (!c) {
+    /* Take the socket anyway so it does not sit in the backlog, then drop it. */
+    uv_tcp_t *t = malloc(sizeof(*t));
+    if (!t) return;
+    uv_tcp_init(&w->loop, t);
+    if (uv_accept((uv_stream_t *)&w->listener, (uv_stream_t *)t) == 0) {}
+    uv_close((uv_handle_t *)t, (uv_close_cb)free);
+    return;
+  }
+  if (uv_accept((uv_stream_t *)&w->listener, (uv_stream_t *)&c->tcp) != 0) {
+    uv_close((uv_handle_t *)&c->tcp, (uv_close_cb)free);
+    hop_buf_free(&c->inbuf);
+    return;
+  }
+  conn_admit(w, c);
+}
+
+int hop_conn_adopt(hop_worker *w, uv_os_sock_t fd) {
+  hop_conn *c = conn_new(w);
+  if (!c) return HOP_ENOMEM;
+  int rv = uv_tcp_open(&c->tcp, fd);
+  if (rv) {
+    uv_close((uv_handle_t *)&c->tcp, (uv_close_cb)free);
+    hop_buf_free(&c->inbuf);
+    return hop_err_from_uv(rv);
+  }
+  return conn_admit(w, c) ? HOP_EQUEUEFULL : HOP_OK;
 }
 
 void hop_conn_begin_drain(hop_conn *c) {
