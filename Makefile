@@ -3,8 +3,10 @@ JOBS ?= $(shell nproc)
 BUILD ?= build
 ASAN_BUILD ?= build-asan
 TSAN_BUILD ?= build-tsan
+FUZZ_BUILD ?= build-fuzz
+FUZZ_TIME ?= 300
 
-.PHONY: all setup build build-asan build-tsan run check check-fast clean
+.PHONY: all setup build build-asan build-tsan build-fuzz fuzz check-fuzz run check check-fast clean
 
 all: build
 
@@ -23,6 +25,20 @@ build-tsan: setup
 	@cmake -S . -B $(TSAN_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHOP_TSAN=ON >/dev/null
 	@cmake --build $(TSAN_BUILD) -j$(JOBS)
 
+# libFuzzer targets of tests/fuzz (clang, ASan + UBSan; docs/fuzzing.md).
+build-fuzz: setup
+	@CC=clang cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHOP_FUZZ=ON >/dev/null
+	@cmake --build $(FUZZ_BUILD) -j$(JOBS)
+
+# Every target for FUZZ_TIME seconds, one after another; non-zero on any finding.
+fuzz: build-fuzz
+	@FUZZ_BUILD=$(FUZZ_BUILD) bash scripts/fuzz.sh run $(FUZZ_TIME)
+
+# The committed corpora replayed, then ~5 s of fuzzing per target (part of `make check`).
+check-fuzz: build-fuzz
+	@echo "== fuzz targets (corpus replay + 5 s each) =="
+	@FUZZ_BUILD=$(FUZZ_BUILD) bash scripts/fuzz.sh check 5
+
 # The main job on its embedded default: the dials / throughput / p99 experiment.
 run: build
 	$(BUILD)/hopwire bench --mode all --concurrency 200 --dial-cost 1ms --server-delay 1ms --duration 10s
@@ -38,6 +54,7 @@ check: build build-tsan build-asan
 	@echo "== tests (AddressSanitizer + UBSan build) =="
 	@cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 		ctest --output-on-failure -j2
+	@$(MAKE) --no-print-directory check-fuzz
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD) $(FUZZ_BUILD)
