@@ -207,11 +207,9 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
     const uint8_t *p = (const uint8_t *)buf->base;
     size_t n = (size_t)nread;
     conn->last_recv_ms = hop_now_ms();
-    int first = conn->bytes_in == 0;
     conn->bytes_in += n;
     int rv;
     if (conn->proto == HOP_PROTO_H2C) {
-      (void)first;
       if (conn->state == CONN_HANDSHAKE && conn->pre_len < sizeof(conn->pre)) {
         /* The answer to our preface must start with a SETTINGS frame: held until its
          * header is complete, then fed to the session. */
