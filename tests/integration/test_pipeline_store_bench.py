@@ -4,8 +4,8 @@ bad URL exits 1, a bounded run (--batches) stores exactly what it says, in JSON 
 ctest: RUN_SERIAL
 ctest: TIMEOUT=120
 
-The PostgreSQL side of the store is covered by test_pipeline_store (which starts its own
-server); here the bench runs on SQLite files in a temp dir.
+Then the same against a throwaway PostgreSQL 15 (tests/lib/pgtest.py): --writers and
+--notify, rows counted with psql, and a server that is down answers exit 1 with the cause.
 """
 import json
 import os
@@ -16,6 +16,7 @@ import tempfile
 
 sys.path.insert(0, os.path.join(os.environ.get("HOP_SOURCE_DIR", "."), "tests", "lib"))
 import hoptest  # noqa: E402
+import pgtest  # noqa: E402
 from hoptest import check  # noqa: E402
 
 CLI = hoptest.CLI
@@ -77,9 +78,41 @@ def test_bounded_runs():
     check(rc == 0 and json.loads(out)["events"] == 10, "default temp store: %s %s" % (out, err))
 
 
+def test_postgres():
+    pg = pgtest.Server()
+    try:
+        for writers, gc, notify in (("4", "on", "on"), ("1", "off", "off")):
+            rc, out, err = run("--store", pg.url, "--batches", "20", "--callers", "4", "--batch",
+                               "50", "--writers", writers, "--group-commit", gc, "--notify",
+                               notify, "--json")
+            check(rc == 0, "postgres run exits 0: %s" % err)
+            r = json.loads(out)
+            check(r["engine"] == "postgres" and r["writers"] == int(writers),
+                  "engine and writers echoed: %s" % out)
+            check(r["notify"] == (notify == "on"), "notify echoed: %s" % out)
+            check(r["events"] == 1000 and r["failed_batches"] == 0, "1000 rows stored: %s" % out)
+            if gc == "off":
+                check(r["commits"] == 20, "one transaction per batch: %s" % out)
+        check(pg.psql("SELECT count(*) FROM action_events") == "2000", "psql counts 2000 rows")
+        check(pg.psql("SELECT count(DISTINCT run_name) FROM action_events") == "40",
+              "one run per batch")
+        check(pg.terminate("hopwire-store-%") == 0, "no store connection left behind")
+        check(pg.stop("fast"), "pg_ctl stop -m fast")
+        rc, _, err = run("--store", pg.url, "--batches", "1")
+        check(rc == 1 and "cannot connect to the database" in err,
+              "a stopped server: exit 1 with the cause: %s" % err)
+        check(pg.resume(), "pg_ctl start again")
+        rc, out, err = run("--store", pg.url, "--batches", "2", "--batch", "5", "--json")
+        check(rc == 0 and json.loads(out)["events"] == 10, "works after the restart: %s" % err)
+    finally:
+        pg.destroy()
+    check(not os.path.exists(pg.dir), "the server's temp dir is removed")
+
+
 def main():
     test_help_and_bad_flags()
     test_bounded_runs()
+    test_postgres()
 
 
 if __name__ == "__main__":
