@@ -3,6 +3,7 @@ JOBS ?= $(shell nproc)
 BUILD ?= build
 ASAN_BUILD ?= build-asan
 TSAN_BUILD ?= build-tsan
+PREFIX ?= /usr/local
 
 .PHONY: all setup build build-asan build-tsan run check check-fast clean
 
@@ -23,9 +24,10 @@ build-tsan: setup
 	@cmake -S . -B $(TSAN_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHOP_TSAN=ON >/dev/null
 	@cmake --build $(TSAN_BUILD) -j$(JOBS)
 
-# The main job on its embedded default: the dials / throughput / p99 experiment.
+# The main job on its embedded default (SQLite): Flyte's event path, every design side by
+# side: executor -> events-proxy -> run-service -> store, events/s, p50/p99, dials, lost.
 run: build
-	$(BUILD)/hopwire bench --mode all --concurrency 200 --dial-cost 1ms --server-delay 1ms --duration 10s
+	$(BUILD)/hopwire demo --plot $(BUILD)/demo.svg
 
 # Every test, in the normal build, again under ThreadSanitizer (64 threads on one client,
 # answers from foreign threads, the waker) and again under AddressSanitizer + UBSan.
@@ -38,6 +40,17 @@ check: build build-tsan build-asan
 	@echo "== tests (AddressSanitizer + UBSan build) =="
 	@cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 		ctest --output-on-failure -j2
+
+# The CLI, libhopwire, headers, hopwire.pc, the CMake package, man pages and docs under
+# $(PREFIX), staged under $(DESTDIR) if set (docs/install.md). uninstall removes what the last
+# install from $(BUILD) recorded (install_manifest.txt; give the same DESTDIR).
+.PHONY: install uninstall
+install: build
+	@DESTDIR="$(DESTDIR)" cmake --install $(BUILD) --prefix "$(PREFIX)"
+	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ]; then ldconfig; fi
+
+uninstall:
+	@DESTDIR="$(DESTDIR)" cmake -DMANIFEST=$(BUILD)/install_manifest.txt -P cmake/uninstall.cmake
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD)

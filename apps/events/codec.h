@@ -29,7 +29,8 @@ typedef struct hop_ev_row {
   const uint8_t *info;    /* the event's serialized bytes exactly as received */
   size_t info_len;
   const char *error_kind; /* ErrorInfo.Kind enum name ("KIND_USER") when error_info is
-                             set, else NULL; static storage */
+                             set, else NULL; static storage (a number with no name is
+                             its decimal, "7", as Go's String(), kept in the batch's mem) */
 } hop_ev_row;
 
 /* The events of one request. |rows[i].info| points into the body that was decoded (it must
@@ -53,7 +54,8 @@ void hop_ev_batch_free(hop_ev_batch *b);
 /* Connect's JSON codec: a RecordRequest / RecordActionEventsRequest in the proto3 JSON
  * mapping (lowerCamelCase or original field names, enums by name or number, 64-bit ints as
  * strings or numbers, Timestamp as RFC 3339, Duration as "1.5s", unknown fields rejected as
- * Go's protojson does) converted to protobuf binary. At most |max_out| output bytes.
+ * Go's protojson does) converted to protobuf binary. At most |max_out| output bytes (0 = no
+ * cap).
  * *out is malloc'd (free()). Returns 0, or -1 with a message in |err|. */
 int hop_ev_json_to_request(const char *json, size_t len, size_t max_out, uint8_t **out,
                            size_t *out_len, char *err, size_t errlen);

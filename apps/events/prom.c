@@ -4,6 +4,9 @@
 #include <stdarg.h>
 #include <stdio.h>
 
+#include "hopwire/client.h"
+#include "hopwire/server.h"
+
 void hop_prom_init(hop_prom *p, char *buf, size_t cap) {
   p->buf = buf;
   p->cap = cap;
@@ -63,4 +66,51 @@ void hop_prom_histogram(hop_prom *p, const char *name, const char *help, const u
           (unsigned long long)cum);
   }
   put(p, "%s_sum %.9g\n%s_count %llu\n", name, sum / scale, name, (unsigned long long)cum);
+}
+
+void hop_prom_server(hop_prom *p, const struct hop_server_stats *s) {
+  hop_prom_family(p, "hopwire_server_connections", "gauge", "open connections by protocol");
+  hop_prom_sample(p, "hopwire_server_connections", "proto=\"h1\"", (double)s->connections_h1);
+  hop_prom_sample(p, "hopwire_server_connections", "proto=\"h2c\"", (double)s->connections_h2);
+  hop_prom_counter(p, "hopwire_server_connections_total", "connections accepted",
+                   s->connections_total);
+  hop_prom_counter(p, "hopwire_server_connections_rejected_total",
+                   "connections closed at accept (max_connections)", s->connections_rejected);
+  hop_prom_gauge(p, "hopwire_server_streams_open", "h2 streams open", (double)s->streams_open);
+  hop_prom_counter(p, "hopwire_server_requests_total", "requests dispatched to a handler",
+                   s->requests);
+  hop_prom_counter(p, "hopwire_server_responses_total", "responses written", s->responses);
+  hop_prom_counter(p, "hopwire_server_resets_sent_total", "RST_STREAM sent", s->resets_sent);
+  hop_prom_counter(p, "hopwire_server_resets_received_total", "RST_STREAM received",
+                   s->resets_received);
+  hop_prom_counter(p, "hopwire_server_goaways_sent_total", "GOAWAY sent", s->goaways_sent);
+  hop_prom_counter(p, "hopwire_server_protocol_errors_total",
+                   "connections ended for protocol errors or floods", s->protocol_errors);
+  hop_prom_counter(p, "hopwire_server_body_refusals_total", "requests refused by a body budget",
+                   s->body_refusals);
+  hop_prom_counter(p, "hopwire_server_bytes_in_total", "bytes read", s->bytes_in);
+  hop_prom_counter(p, "hopwire_server_bytes_out_total", "bytes written", s->bytes_out);
+}
+
+void hop_prom_client(hop_prom *p, const char *prefix, const struct hop_client_stats *s) {
+  char n[160];
+#define C_(suffix, help, v)                                   \
+  snprintf(n, sizeof(n), "%s_%s", prefix, suffix);            \
+  hop_prom_counter(p, n, help, (v))
+#define G_(suffix, help, v)                                   \
+  snprintf(n, sizeof(n), "%s_%s", prefix, suffix);            \
+  hop_prom_gauge(p, n, help, (double)(v))
+  C_("dials_total", "connections dialled downstream", s->dials_started);
+  C_("dials_failed_total", "downstream dials that failed", s->dials_failed);
+  C_("calls_total", "downstream calls started", s->calls_started);
+  C_("calls_ok_total", "downstream calls answered", s->calls_ok);
+  C_("calls_failed_total", "downstream calls failed at the transport", s->calls_failed);
+  C_("retries_total", "transparent retries of unprocessed calls", s->retries);
+  C_("goaways_received_total", "GOAWAY frames received", s->goaways_received);
+  G_("connections_h2c", "open h2c connections", s->conns_open_h2);
+  G_("connections_h1", "open HTTP/1.1 connections", s->conns_open_h1);
+  G_("calls_in_flight", "downstream calls on the wire", s->streams_in_flight);
+  G_("calls_queued", "downstream calls waiting for a connection", s->calls_queued);
+#undef C_
+#undef G_
 }

@@ -29,4 +29,11 @@ void hop_prom_sample(hop_prom *p, const char *name, const char *labels, double v
 void hop_prom_histogram(hop_prom *p, const char *name, const char *help, const uint64_t *bounds,
                         const uint64_t *counts, size_t n, double sum, double scale);
 
+/* The transport's own counters: a hop_server's (requests, connections, resets, ...) and a
+ * hop_client's (dials, calls, connections, GOAWAYs). */
+struct hop_server_stats;
+struct hop_client_stats;
+void hop_prom_server(hop_prom *p, const struct hop_server_stats *s);
+void hop_prom_client(hop_prom *p, const char *prefix, const struct hop_client_stats *s);
+
 #endif

@@ -6,6 +6,7 @@
 
 #include "commands.h"
 #include "core/clock.h"
+#include "events/prom.h"
 #include "hopwire/error.h"
 #include "hopwire/server.h"
 #include "rpc/bench_service.h"
@@ -17,7 +18,8 @@ static void usage(FILE *f) {
           "Serves HTTP/1.1 and h2c (prior knowledge) on one plaintext port, with\n"
           "the RPC /hopwire.bench.v1.BenchService/Echo (the request message back, in\n"
           "Connect, gRPC and gRPC-Web, proto or JSON) and\n"
-          "GET /healthz, /readyz. Prints 'listening on HOST:PORT' once bound.\n"
+          "GET /healthz, /readyz and /metrics (Prometheus text).\n"
+          "Prints 'listening on HOST:PORT' once bound.\n"
           "SIGTERM/SIGINT drain gracefully (exit 0); a second signal stops at once.\n"
           "\n"
           "options:\n"
@@ -125,6 +127,19 @@ static int register_echo(hop_server *s, uint64_t *delay_ms) {
   return hop_rpc_bench_attach(s, *delay_ms, &echo_rpc);
 }
 
+/* GET /metrics: the server's counters in the Prometheus text format. */
+static void on_metrics(hop_request *req, void *ud) {
+  hop_server *s = ud;
+  hop_server_stats st;
+  hop_server_get_stats(s, &st);
+  char buf[8192];
+  hop_prom p;
+  hop_prom_init(&p, buf, sizeof(buf));
+  hop_prom_server(&p, &st);
+  hop_header h[] = {HOP_HEADER("content-type", "text/plain; version=0.0.4; charset=utf-8")};
+  hop_request_respond(req, 200, h, 1, buf, p.len, NULL, 0);
+}
+
 /* ---- */
 
 int hop_cmd_serve(int argc, char **argv) {
@@ -185,6 +200,7 @@ int hop_cmd_serve(int argc, char **argv) {
   hop_server *s = NULL;
   int rv = hop_server_new(&s, &cfg);
   if (!rv) rv = register_echo(s, &delay_ms);
+  if (!rv) rv = hop_server_handle(s, "/metrics", on_metrics, s);
   if (rv) {
     fprintf(stderr, "hopwire serve: %s\n", hop_strerror(rv));
     if (s) hop_server_free(s);

@@ -5,6 +5,12 @@
 int hop_cmd_serve(int argc, char **argv);
 int hop_cmd_call(int argc, char **argv);
 int hop_cmd_bench(int argc, char **argv);
+int hop_cmd_run_service(int argc, char **argv);
+int hop_cmd_events_proxy(int argc, char **argv);
+int hop_cmd_events(int argc, char **argv);
+int hop_cmd_demo(int argc, char **argv);
+int hop_cmd_executor(int argc, char **argv);
 int hop_cmd_store_bench(int argc, char **argv);
+int hop_cmd_pipeline_bench(int argc, char **argv);
 
 #endif

@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "commands.h"
-#include "hop_config.h"
+#include "hopwire/version.h"
 
 static const struct {
   const char *name;
@@ -14,14 +14,21 @@ static const struct {
   {"serve", hop_cmd_serve, "run an HTTP/1.1 + h2c server with the benchmark Echo service"},
   {"call", hop_cmd_call, "make one Connect / gRPC / gRPC-Web unary call"},
   {"bench", hop_cmd_bench, "measure dials, throughput and latency: HTTP/1.1 pools vs h2c"},
+  {"run-service", hop_cmd_run_service, "Flyte's RecordActionEvents into SQLite or PostgreSQL"},
+  {"events-proxy", hop_cmd_events_proxy, "Flyte's EventsProxyService.Record, forwarded to a run-service"},
+  {"events", hop_cmd_events, "list the action events a run-service stored"},
+  {"executor", hop_cmd_executor, "simulate Flyte's executor: reconcilers recording ActionEvents"},
+  {"demo", hop_cmd_demo, "the event pipeline's designs side by side, measured (make run)"},
+  {"pipeline-bench", hop_cmd_pipeline_bench, "run-service events/s vs the store's ceiling, group commit, proxy"},
   {"store-bench", hop_cmd_store_bench, "measure the event store's ceiling: events/s, commits/s"},
 };
 
 static void usage(FILE *f) {
   fprintf(f, "usage: hopwire <command> [options]\n\ncommands:\n");
   for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-    fprintf(f, "  %-7s %s\n", commands[i].name, commands[i].summary);
-  fprintf(f, "\n'hopwire <command> --help' describes a command's options.\n");
+    fprintf(f, "  %-14s %s\n", commands[i].name, commands[i].summary);
+  fprintf(f, "\n'hopwire <command> --help' describes a command's options;\n"
+             "'hopwire --version' prints the version.\n");
 }
 
 int main(int argc, char **argv) {
@@ -35,7 +42,12 @@ int main(int argc, char **argv) {
     return 0;
   }
   if (!strcmp(argv[1], "--version")) {
-    printf("hopwire %s\n", HOP_VERSION);
+    printf("hopwire %s\n", hop_version());
+    return 0;
+  }
+  if (!strcmp(argv[1], "--list-commands")) { /* hidden: "NAME<TAB>SUMMARY" lines (scripts/man.sh) */
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+      printf("%s\t%s\n", commands[i].name, commands[i].summary);
     return 0;
   }
   for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)

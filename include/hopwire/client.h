@@ -17,6 +17,8 @@
 #include "hopwire/types.h"
 #include "hopwire/stats.h"
 
+#include "hopwire/export.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -55,14 +57,14 @@ typedef struct hop_client_config {
   uint64_t dial_delay_us;          /* modelled dial cost, slept (on a timer) before connect; 0 */
 } hop_client_config;
 
-void hop_client_config_init(hop_client_config *cfg);
+HOP_EXPORT void hop_client_config_init(hop_client_config *cfg);
 
 /* Creates a client; with cfg->loop == NULL it starts its own I/O thread. */
-int hop_client_new(hop_client **out, const hop_client_config *cfg);
+HOP_EXPORT int hop_client_new(hop_client **out, const hop_client_config *cfg);
 /* Fails calls still pending with HOP_ESHUTDOWN (their callbacks fire), closes connections,
  * joins the I/O thread. With a caller's loop: call it from that loop's thread; the loop must
  * run afterwards until the client's handles are closed (uv_run until it returns). */
-void hop_client_free(hop_client *c);
+HOP_EXPORT void hop_client_free(hop_client *c);
 
 typedef struct hop_call_opts {
   const char *method;        /* "POST" when NULL */
@@ -94,14 +96,14 @@ typedef void (*hop_call_cb)(hop_call *call, int err, const hop_response *resp, v
 
 /* Starts a call (any thread). If |out| is non-NULL it receives a reference the caller must
  * drop with hop_call_release() (valid for hop_call_cancel until then). */
-int hop_call_start(hop_client *c, const hop_call_opts *opts, hop_call_cb cb, void *user_data,
-                   hop_call **out);
+HOP_EXPORT int hop_call_start(hop_client *c, const hop_call_opts *opts, hop_call_cb cb,
+                              void *user_data, hop_call **out);
 /* Cancels (any thread): a call in flight is reset with RST_STREAM(CANCEL) and completes with
  * HOP_ECANCELED, unless it already completed. */
-void hop_call_cancel(hop_call *call);
-void hop_call_release(hop_call *call);
+HOP_EXPORT void hop_call_cancel(hop_call *call);
+HOP_EXPORT void hop_call_release(hop_call *call);
 /* Attempts so far (1 + retries). Valid in the callback or while holding a reference. */
-unsigned hop_call_attempts(const hop_call *call);
+HOP_EXPORT unsigned hop_call_attempts(const hop_call *call);
 
 /* Blocking call result: owns its memory; free with hop_result_free. */
 typedef struct hop_result {
@@ -118,8 +120,8 @@ typedef struct hop_result {
 
 /* Starts a call and waits for it on the calling thread (must not be the client's loop
  * thread: HOP_ESTATE). Returns result->err. */
-int hop_client_do(hop_client *c, const hop_call_opts *opts, hop_result *result);
-void hop_result_free(hop_result *r);
+HOP_EXPORT int hop_client_do(hop_client *c, const hop_call_opts *opts, hop_result *result);
+HOP_EXPORT void hop_result_free(hop_result *r);
 
 typedef struct hop_client_stats {
   uint64_t dials_started, dials_failed;
@@ -130,12 +132,12 @@ typedef struct hop_client_stats {
   uint64_t goaways_received, retries, pings_timed_out;
 } hop_client_stats;
 /* Any thread. */
-void hop_client_get_stats(hop_client *c, hop_client_stats *out);
+HOP_EXPORT void hop_client_get_stats(hop_client *c, hop_client_stats *out);
 /* Latency of completed calls (start to completion) since creation or the last reset. */
-void hop_client_get_latency(hop_client *c, hop_latency *out);
+HOP_EXPORT void hop_client_get_latency(hop_client *c, hop_latency *out);
 /* Copies the latency histogram into |dst| (hop_hist_new'd by the caller). Any thread. */
-void hop_client_copy_hist(hop_client *c, hop_hist *dst);
-void hop_client_reset_latency(hop_client *c);
+HOP_EXPORT void hop_client_copy_hist(hop_client *c, hop_hist *dst);
+HOP_EXPORT void hop_client_reset_latency(hop_client *c);
 
 #ifdef __cplusplus
 }

@@ -6,6 +6,8 @@
 #ifndef HOPWIRE_ERROR_H
 #define HOPWIRE_ERROR_H
 
+#include "hopwire/export.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -46,11 +48,11 @@ typedef enum hop_err {
 } hop_err;
 
 /* A static, human-readable description of |err| ("unknown error" if not a hop_err). */
-const char *hop_strerror(int err);
+HOP_EXPORT const char *hop_strerror(int err);
 /* The symbolic name, e.g. "HOP_ETIMEDOUT". */
-const char *hop_err_name(int err);
+HOP_EXPORT const char *hop_err_name(int err);
 /* Maps a negative libuv error (UV_E*) to the nearest hop_err. */
-int hop_err_from_uv(int uv_err);
+HOP_EXPORT int hop_err_from_uv(int uv_err);
 
 #ifdef __cplusplus
 }

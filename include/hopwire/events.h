@@ -16,7 +16,13 @@
  *   max_batch_events ("Nagle for RPCs").
  *
  * Threads: record calls from any thread; callbacks run on the batcher's transport thread (the
- * hop_client loop, or whatever thread the custom send completes on) and may record again. */
+ * hop_client loop, or whatever thread the custom send completes on), or on the batcher's own
+ * thread for events that never left (deadline, shutdown, a send that failed at once); never
+ * inside a record call. A callback may record again (async: without waiting for queue room,
+ * HOP_EQUEUEFULL at once when full; the blocking record returns HOP_ESTATE there).
+ *
+ * Wire: the body is a RecordRequest encoded by concatenation, 0x0a <varint len> <event> per
+ * event (field 1, wire type 2: exactly protobuf's encoding of the repeated field). */
 #ifndef HOPWIRE_EVENTS_H
 #define HOPWIRE_EVENTS_H
 
@@ -24,6 +30,7 @@
 #include <stdint.h>
 
 #include "hopwire/client.h"
+#include "hopwire/export.h"
 #include "hopwire/rpc.h"
 
 #ifdef __cplusplus
@@ -67,14 +74,15 @@ typedef struct hop_event_batcher_config {
   hop_rpc_protocol protocol; /* HOP_RPC_CONNECT */
   hop_batch_send_fn send;
   void *send_user_data;
+  size_t max_queue_bytes;    /* framed event bytes queued; 64 MiB. Full as queue_depth */
 } hop_event_batcher_config;
 
 /* Fills |cfg| with |policy|'s defaults (the numbers above). */
-void hop_event_batcher_config_init(hop_event_batcher_config *cfg, hop_batch_policy policy);
+HOP_EXPORT void hop_event_batcher_config_init(hop_event_batcher_config *cfg, hop_batch_policy policy);
 
 /* Creates a batcher (starts its thread). Returns 0 or a negative hop_err (HOP_EINVAL: no
  * transport, a zero cap). */
-int hop_event_batcher_new(hop_event_batcher **out, const hop_event_batcher_config *cfg);
+HOP_EXPORT int hop_event_batcher_new(hop_event_batcher **out, const hop_event_batcher_config *cfg);
 
 /* The outcome of one recorded event: err = HOP_OK and code = HOP_CODE_OK when its batch was
  * acknowledged; err = HOP_ERPC with the RPC's code and message when the peer answered an
@@ -90,15 +98,18 @@ typedef struct hop_event_result {
 typedef void (*hop_event_record_cb)(const hop_event_result *res, void *user_data);
 
 /* Records one event (|event| copied) and calls |cb| once with its batch's result. |timeout_ms|
- * bounds the wait for queue room and the whole record (0 = the flush timeout). On error the
- * callback never fires. */
-int hop_event_record_async(hop_event_batcher *b, const void *event, size_t len,
+ * (0 = the flush timeout) bounds the wait for queue room (then HOP_EQUEUEFULL, returned) and
+ * the time queued (then the callback gets HOP_ETIMEDOUT); a batch's RPC deadline is the flush
+ * timeout, cut to the latest deadline of its recorders, so every record completes by
+ * max(its deadline, that of its batch-mates). An event whose framed size (len + 1 + varint)
+ * exceeds max_batch_bytes: HOP_ETOOBIG. On error the callback never fires. */
+HOP_EXPORT int hop_event_record_async(hop_event_batcher *b, const void *event, size_t len,
                            uint64_t timeout_ms, hop_event_record_cb cb, void *user_data);
 
 /* Records one event and blocks until its batch is acknowledged or fails. Returns the
  * result's err (HOP_OK = acknowledged); *code_out (may be NULL) gets the RPC code. Not from
  * a batcher callback. */
-int hop_event_record(hop_event_batcher *b, const void *event, size_t len, uint64_t timeout_ms,
+HOP_EXPORT int hop_event_record(hop_event_batcher *b, const void *event, size_t len, uint64_t timeout_ms,
                      hop_code *code_out);
 
 typedef struct hop_event_batcher_stats {
@@ -112,12 +123,12 @@ typedef struct hop_event_batcher_stats {
 } hop_event_batcher_stats;
 
 /* Any thread. */
-void hop_event_batcher_get_stats(hop_event_batcher *b, hop_event_batcher_stats *out);
+HOP_EXPORT void hop_event_batcher_get_stats(hop_event_batcher *b, hop_event_batcher_stats *out);
 
 /* Stops: events still queued and batches in flight are completed (in flight: by their RPC,
  * bounded by the flush timeout; queued: with HOP_ESHUTDOWN), then the thread is joined.
  * Not from a batcher callback. */
-void hop_event_batcher_free(hop_event_batcher *b);
+HOP_EXPORT void hop_event_batcher_free(hop_event_batcher *b);
 
 #ifdef __cplusplus
 }

@@ -21,6 +21,8 @@
 #include "hopwire/server.h"
 #include "hopwire/types.h"
 
+#include "hopwire/export.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -52,20 +54,20 @@ typedef enum hop_code {
 } hop_code;
 
 /* The Connect name ("deadline_exceeded"); "unknown" for a value outside 0..16. */
-const char *hop_code_name(hop_code c);
+HOP_EXPORT const char *hop_code_name(hop_code c);
 /* The gRPC name ("DEADLINE_EXCEEDED", "CANCELLED"). */
-const char *hop_code_grpc_name(hop_code c);
+HOP_EXPORT const char *hop_code_grpc_name(hop_code c);
 /* Parses a Connect name, a gRPC name (any case, "cancelled" too) or a decimal number 0..16.
  * |len| bytes of |s| (need not be NUL-terminated). Returns 0 or HOP_EINVAL. */
-int hop_code_parse(const char *s, size_t len, hop_code *out);
+HOP_EXPORT int hop_code_parse(const char *s, size_t len, hop_code *out);
 /* Connect's HTTP status for an error code (200 for OK). */
-int hop_code_to_http(hop_code c);
+HOP_EXPORT int hop_code_to_http(hop_code c);
 /* The code a client infers from an HTTP status when the body carries no error
  * (gRPC's HTTP mapping, as Connect specifies): 400 internal, 401 unauthenticated,
  * 403 permission_denied, 404 unimplemented, 429/502/503/504 unavailable, else unknown. */
-hop_code hop_code_from_http(int status);
+HOP_EXPORT hop_code hop_code_from_http(int status);
 /* The nearest code for a transport error (HOP_ETIMEDOUT -> deadline_exceeded, ...). */
-hop_code hop_code_from_err(int hop_err);
+HOP_EXPORT hop_code hop_code_from_err(int hop_err);
 
 /* ---- Shared types ---- */
 typedef enum hop_rpc_protocol {
@@ -79,7 +81,8 @@ typedef enum hop_rpc_codec {
   HOP_CODEC_JSON = 2   /* protobuf JSON */
 } hop_rpc_codec;
 
-const char *hop_rpc_protocol_name(hop_rpc_protocol p); /* "connect", "grpc", "grpc-web" */
+/* "connect", "grpc", "grpc-web" */
+HOP_EXPORT const char *hop_rpc_protocol_name(hop_rpc_protocol p);
 
 /* An error detail: a google.protobuf.Any (type name without the type.googleapis.com/ prefix,
  * and the serialized message). Borrowed. */
@@ -111,54 +114,55 @@ typedef struct hop_rpc_server_config {
                                 (sets the hop_server fallback); default 1 */
 } hop_rpc_server_config;
 
-void hop_rpc_server_config_init(hop_rpc_server_config *cfg);
+HOP_EXPORT void hop_rpc_server_config_init(hop_rpc_server_config *cfg);
 
 /* Attaches a router to |s| (before hop_server_start). The router must outlive the server:
  * free it after hop_server_free (or at least after hop_server_wait). */
-int hop_rpc_server_new(hop_rpc_server **out, hop_server *s, const hop_rpc_server_config *cfg);
-void hop_rpc_server_free(hop_rpc_server *rs);
+HOP_EXPORT int hop_rpc_server_new(hop_rpc_server **out, hop_server *s,
+                                  const hop_rpc_server_config *cfg);
+HOP_EXPORT void hop_rpc_server_free(hop_rpc_server *rs);
 
 enum {
   HOP_RPC_IDEMPOTENT = 1 /* no side effects: Connect GET allowed */
 };
 /* Registers a procedure by full path ("/pkg.Service/Method"; copied). Before start only.
  * |flags|: HOP_RPC_IDEMPOTENT. HOP_EBUSY if taken, HOP_EINVAL for a bad path. */
-int hop_rpc_server_handle(hop_rpc_server *rs, const char *procedure, hop_rpc_handler_fn fn,
-                          void *user_data, unsigned flags);
+HOP_EXPORT int hop_rpc_server_handle(hop_rpc_server *rs, const char *procedure,
+                                     hop_rpc_handler_fn fn, void *user_data, unsigned flags);
 
 /* Sends requests to |procedure| that are not RPCs (a POST whose content type is no RPC one,
  * a GET without Connect's query, other methods) to the plain HTTP handler |fn| instead of
  * answering 415 / 405: so one path can serve raw clients (h2load, curl) too. Before start. */
-int hop_rpc_server_set_raw(hop_rpc_server *rs, const char *procedure, hop_handler_fn fn,
-                           void *user_data);
+HOP_EXPORT int hop_rpc_server_set_raw(hop_rpc_server *rs, const char *procedure, hop_handler_fn fn,
+                                      void *user_data);
 
 /* Request accessors: valid until hop_rpc_reply/hop_rpc_fail (from the thread that holds it). */
-const char *hop_rpc_request_procedure(const hop_rpc_request *rq);
+HOP_EXPORT const char *hop_rpc_request_procedure(const hop_rpc_request *rq);
 /* The decoded (decompressed, unframed) request message. */
-const uint8_t *hop_rpc_request_message(const hop_rpc_request *rq, size_t *len);
+HOP_EXPORT const uint8_t *hop_rpc_request_message(const hop_rpc_request *rq, size_t *len);
 /* Request headers (names lower-case), i.e. the RPC metadata. */
-const hop_header *hop_rpc_request_metadata(const hop_rpc_request *rq, size_t *n);
-const char *hop_rpc_request_header(const hop_rpc_request *rq, const char *name);
+HOP_EXPORT const hop_header *hop_rpc_request_metadata(const hop_rpc_request *rq, size_t *n);
+HOP_EXPORT const char *hop_rpc_request_header(const hop_rpc_request *rq, const char *name);
 /* Absolute deadline on hop's monotonic clock in microseconds (hop_now_us), 0 = none. */
-uint64_t hop_rpc_request_deadline_us(const hop_rpc_request *rq);
-hop_rpc_protocol hop_rpc_request_protocol(const hop_rpc_request *rq);
-hop_rpc_codec hop_rpc_request_codec(const hop_rpc_request *rq);
-hop_proto hop_rpc_request_http(const hop_rpc_request *rq);
+HOP_EXPORT uint64_t hop_rpc_request_deadline_us(const hop_rpc_request *rq);
+HOP_EXPORT hop_rpc_protocol hop_rpc_request_protocol(const hop_rpc_request *rq);
+HOP_EXPORT hop_rpc_codec hop_rpc_request_codec(const hop_rpc_request *rq);
+HOP_EXPORT hop_proto hop_rpc_request_http(const hop_rpc_request *rq);
 /* The owning worker's loop: only touch it during the handler's own invocation. */
-uv_loop_t *hop_rpc_request_loop(const hop_rpc_request *rq);
+HOP_EXPORT uv_loop_t *hop_rpc_request_loop(const hop_rpc_request *rq);
 /* 1 once the deadline passed (the client got deadline_exceeded) or, checked from the loop
  * thread only, the peer went away. A handler may use it to stop work early. */
-int hop_rpc_request_done(const hop_rpc_request *rq);
+HOP_EXPORT int hop_rpc_request_done(const hop_rpc_request *rq);
 
 /* Completes |rq| with a response message (copied). Any thread, exactly once; |rq| is
  * invalid afterwards. A no-op on the wire if the deadline already answered. */
-int hop_rpc_reply(hop_rpc_request *rq, const void *msg, size_t len);
+HOP_EXPORT int hop_rpc_reply(hop_rpc_request *rq, const void *msg, size_t len);
 /* As hop_rpc_reply, with response metadata: up to HOP_RPC_MAX_REPLY_HEADERS headers (lower-case
  * names; copied) sent with the response headers in every protocol. Over the cap the call
  * completes with an internal error instead. */
 #define HOP_RPC_MAX_REPLY_HEADERS 32
-int hop_rpc_reply_md(hop_rpc_request *rq, const void *msg, size_t len, const hop_header *md,
-                     size_t nmd);
+HOP_EXPORT int hop_rpc_reply_md(hop_rpc_request *rq, const void *msg, size_t len,
+                                const hop_header *md, size_t nmd);
 /* As hop_rpc_reply_md, with response trailers too (up to HOP_RPC_MAX_REPLY_HEADERS; copied):
  * gRPC sends them in the HTTP/2 trailers after grpc-status, gRPC-Web in the body's trailer
  * frame, Connect unary as "trailer-<name>" response headers. Names must be lower-case tokens
@@ -166,16 +170,17 @@ int hop_rpc_reply_md(hop_rpc_request *rq, const void *msg, size_t len, const hop
  * te, trailer, transfer-encoding, connection); values without CR, LF or NUL. Otherwise the
  * call completes with HOP_CODE_INTERNAL instead. The client (hop_rpc_result.trailers) sees
  * them without the Connect prefix in every protocol. */
-int hop_rpc_reply_trailers(hop_rpc_request *rq, const void *msg, size_t len,
-                           const hop_header *md, size_t nmd, const hop_header *tr, size_t ntr);
+HOP_EXPORT int hop_rpc_reply_trailers(hop_rpc_request *rq, const void *msg, size_t len,
+                                      const hop_header *md, size_t nmd, const hop_header *tr,
+                                      size_t ntr);
 /* Completes |rq| with an error (|message| may be NULL; details copied). Any thread, once. */
-int hop_rpc_fail(hop_rpc_request *rq, hop_code code, const char *message,
-                 const hop_rpc_detail *details, size_t ndetails);
+HOP_EXPORT int hop_rpc_fail(hop_rpc_request *rq, hop_code code, const char *message,
+                            const hop_rpc_detail *details, size_t ndetails);
 
 typedef struct hop_rpc_server_stats {
   uint64_t calls, ok, errors, deadline_exceeded;
 } hop_rpc_server_stats;
-void hop_rpc_server_get_stats(hop_rpc_server *rs, hop_rpc_server_stats *out);
+HOP_EXPORT void hop_rpc_server_get_stats(hop_rpc_server *rs, hop_rpc_server_stats *out);
 
 /* ---- Client ---- */
 typedef struct hop_rpc_call_opts {
@@ -199,7 +204,7 @@ typedef struct hop_rpc_call_opts {
   hop_http_mode http;           /* per-call override; AUTO = the client's setting */
 } hop_rpc_call_opts;
 
-void hop_rpc_call_opts_init(hop_rpc_call_opts *o);
+HOP_EXPORT void hop_rpc_call_opts_init(hop_rpc_call_opts *o);
 
 /* The outcome of a call. code == HOP_CODE_OK: |message|/|message_len| is the response.
  * Else |error_message| and |details| describe the error; |err| is the transport hop_err
@@ -225,13 +230,13 @@ typedef void (*hop_rpc_done_cb)(const hop_rpc_result *res, void *user_data);
 
 /* Starts a unary call (any thread). On error the callback never fires. |out| as for
  * hop_call_start (cancel with hop_call_cancel; release with hop_call_release). */
-int hop_rpc_call_start(hop_client *c, const hop_rpc_call_opts *o, hop_rpc_done_cb cb,
-                       void *user_data, hop_call **out);
+HOP_EXPORT int hop_rpc_call_start(hop_client *c, const hop_rpc_call_opts *o, hop_rpc_done_cb cb,
+                                  void *user_data, hop_call **out);
 /* Blocking call (not from the client's loop thread). Always fills |res| (free it with
  * hop_rpc_result_free): res->code and res->err tell the outcome. Returns HOP_OK, or a
  * negative hop_err when the request could not even be built (bad options, no memory). */
-int hop_rpc_call(hop_client *c, const hop_rpc_call_opts *o, hop_rpc_result *res);
-void hop_rpc_result_free(hop_rpc_result *res);
+HOP_EXPORT int hop_rpc_call(hop_client *c, const hop_rpc_call_opts *o, hop_rpc_result *res);
+HOP_EXPORT void hop_rpc_result_free(hop_rpc_result *res);
 
 #ifdef __cplusplus
 }

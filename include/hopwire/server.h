@@ -15,6 +15,8 @@
 
 #include "hopwire/types.h"
 
+#include "hopwire/export.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -62,34 +64,35 @@ typedef struct hop_server_config {
 } hop_server_config;
 
 /* Fills |cfg| with the defaults above. */
-void hop_server_config_init(hop_server_config *cfg);
+HOP_EXPORT void hop_server_config_init(hop_server_config *cfg);
 
 /* Handler: runs on the worker loop that owns the request's connection. */
 typedef void (*hop_handler_fn)(hop_request *req, void *user_data);
 
 /* Creates a server (copies |cfg|; strings are copied). Nothing is bound yet. */
-int hop_server_new(hop_server **out, const hop_server_config *cfg);
+HOP_EXPORT int hop_server_new(hop_server **out, const hop_server_config *cfg);
 /* Registers |fn| for an exact |path| (e.g. "/pkg.Svc/Method"). Before start only.
  * HOP_EBUSY if the path is taken. */
-int hop_server_handle(hop_server *s, const char *path, hop_handler_fn fn, void *user_data);
+HOP_EXPORT int hop_server_handle(hop_server *s, const char *path, hop_handler_fn fn,
+                                 void *user_data);
 /* Handler for every path without an exact match (default: 404). Before start only. */
-int hop_server_set_fallback(hop_server *s, hop_handler_fn fn, void *user_data);
+HOP_EXPORT int hop_server_set_fallback(hop_server *s, hop_handler_fn fn, void *user_data);
 /* Binds and starts the workers. Returns once every worker is listening. */
-int hop_server_start(hop_server *s);
+HOP_EXPORT int hop_server_start(hop_server *s);
 /* The bound port (after start). */
-uint16_t hop_server_port(const hop_server *s);
+HOP_EXPORT uint16_t hop_server_port(const hop_server *s);
 /* The bound address as "host:port" ("[::1]:8080" for IPv6) into |buf|. */
-int hop_server_address(const hop_server *s, char *buf, size_t len);
+HOP_EXPORT int hop_server_address(const hop_server *s, char *buf, size_t len);
 /* Starts a graceful drain (any thread, idempotent): listeners close, h2 connections get the
  * two-step GOAWAY, HTTP/1.1 answers carry `Connection: close`, in-flight requests finish
  * until |drain_timeout_ms| (0 = the configured one), then every connection closes. */
-void hop_server_shutdown(hop_server *s, uint64_t drain_timeout_ms);
+HOP_EXPORT void hop_server_shutdown(hop_server *s, uint64_t drain_timeout_ms);
 /* Stops at once: connections closed, pending requests dropped (their respond is a no-op). */
-void hop_server_stop(hop_server *s);
+HOP_EXPORT void hop_server_stop(hop_server *s);
 /* Blocks until the workers have exited (after shutdown/stop or a signal). */
-int hop_server_wait(hop_server *s);
+HOP_EXPORT int hop_server_wait(hop_server *s);
 /* Frees a stopped server. Calls hop_server_stop + wait if still running. */
-void hop_server_free(hop_server *s);
+HOP_EXPORT void hop_server_free(hop_server *s);
 
 typedef struct hop_server_stats {
   uint64_t connections_h1, connections_h2;  /* currently open */
@@ -108,25 +111,25 @@ typedef struct hop_server_stats {
   uint64_t body_buffered;                   /* request-body bytes held now (whole server) */
 } hop_server_stats;
 /* Sums the workers' counters (relaxed atomics: a consistent-enough snapshot). Any thread. */
-void hop_server_get_stats(hop_server *s, hop_server_stats *out);
+HOP_EXPORT void hop_server_get_stats(hop_server *s, hop_server_stats *out);
 
 /* ---- Request accessors (handler side) ---- */
-const char *hop_request_method(const hop_request *r);
-const char *hop_request_path(const hop_request *r);   /* path without the query string */
-const char *hop_request_query(const hop_request *r);  /* "" when none; without the '?' */
-const char *hop_request_authority(const hop_request *r);
-hop_proto hop_request_protocol(const hop_request *r);
+HOP_EXPORT const char *hop_request_method(const hop_request *r);
+HOP_EXPORT const char *hop_request_path(const hop_request *r);   /* path without the query string */
+HOP_EXPORT const char *hop_request_query(const hop_request *r);  /* "" when none; without the '?' */
+HOP_EXPORT const char *hop_request_authority(const hop_request *r);
+HOP_EXPORT hop_proto hop_request_protocol(const hop_request *r);
 /* All request headers (names lower-cased), excluding pseudo-headers. */
-const hop_header *hop_request_headers(const hop_request *r, size_t *n);
+HOP_EXPORT const hop_header *hop_request_headers(const hop_request *r, size_t *n);
 /* Case-insensitive single lookup; NULL when absent. */
-const char *hop_request_header(const hop_request *r, const char *name);
+HOP_EXPORT const char *hop_request_header(const hop_request *r, const char *name);
 /* The whole request body (capped by max_body_size). */
-const uint8_t *hop_request_body(const hop_request *r, size_t *len);
+HOP_EXPORT const uint8_t *hop_request_body(const hop_request *r, size_t *len);
 /* The loop of the worker that owns the request: for timers or downstream calls without a
  * thread hop. Only touch it from the handler's own invocation (same thread). */
-uv_loop_t *hop_request_loop(const hop_request *r);
+HOP_EXPORT uv_loop_t *hop_request_loop(const hop_request *r);
 /* 1 once the peer reset the stream or closed the connection; respond is then a no-op. */
-int hop_request_canceled(const hop_request *r);
+HOP_EXPORT int hop_request_canceled(const hop_request *r);
 
 /* Cancellation notice: |fn| runs once, on the owning worker's loop thread, when the request
  * can no longer be answered on the wire: the peer reset the stream or closed the connection,
@@ -141,7 +144,7 @@ int hop_request_canceled(const hop_request *r);
  * A handler answering from another thread may race the notice (it is skipped only when the
  * answer came first): such a handler needs its own flag to answer exactly once. */
 typedef void (*hop_request_cancel_fn)(hop_request *req, void *user_data);
-int hop_request_on_cancel(hop_request *req, hop_request_cancel_fn fn, void *user_data);
+HOP_EXPORT int hop_request_on_cancel(hop_request *req, hop_request_cancel_fn fn, void *user_data);
 
 /* Answers |r| (any thread, exactly once; the request is consumed by this call in every
  * case). Headers, body and trailers are copied before it returns. Trailers are sent only on
@@ -153,9 +156,9 @@ int hop_request_on_cancel(hop_request *req, hop_request_cancel_fn fn, void *user
  * the answer is dropped (counted in answers_dropped, logged at most once a second per worker),
  * the worker answers the request `503` on its own loop (it costs no memory: the request is
  * already allocated) and this returns HOP_EQUEUEFULL. */
-int hop_request_respond(hop_request *r, int status, const hop_header *headers, size_t nheaders,
-                        const void *body, size_t body_len, const hop_header *trailers,
-                        size_t ntrailers);
+HOP_EXPORT int hop_request_respond(hop_request *r, int status, const hop_header *headers,
+                                   size_t nheaders, const void *body, size_t body_len,
+                                   const hop_header *trailers, size_t ntrailers);
 
 #ifdef __cplusplus
 }

@@ -9,6 +9,8 @@
 #include <stdint.h>
 #include <stddef.h>
 
+#include "hopwire/export.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -16,26 +18,26 @@ extern "C" {
 typedef struct hop_hist hop_hist;
 
 /* Returns NULL on allocation failure. */
-hop_hist *hop_hist_new(void);
-void hop_hist_free(hop_hist *h);
-void hop_hist_reset(hop_hist *h);
-void hop_hist_record(hop_hist *h, uint64_t value_us);
+HOP_EXPORT hop_hist *hop_hist_new(void);
+HOP_EXPORT void hop_hist_free(hop_hist *h);
+HOP_EXPORT void hop_hist_reset(hop_hist *h);
+HOP_EXPORT void hop_hist_record(hop_hist *h, uint64_t value_us);
 /* dst += src. */
-void hop_hist_merge(hop_hist *dst, const hop_hist *src);
-uint64_t hop_hist_count(const hop_hist *h);
-uint64_t hop_hist_max(const hop_hist *h);
-uint64_t hop_hist_min(const hop_hist *h);
-double hop_hist_mean(const hop_hist *h);
+HOP_EXPORT void hop_hist_merge(hop_hist *dst, const hop_hist *src);
+HOP_EXPORT uint64_t hop_hist_count(const hop_hist *h);
+HOP_EXPORT uint64_t hop_hist_max(const hop_hist *h);
+HOP_EXPORT uint64_t hop_hist_min(const hop_hist *h);
+HOP_EXPORT double hop_hist_mean(const hop_hist *h);
 /* q in [0, 1]; returns the upper bound of the bucket holding the q-quantile (0 if empty). */
-uint64_t hop_hist_quantile(const hop_hist *h, double q);
+HOP_EXPORT uint64_t hop_hist_quantile(const hop_hist *h, double q);
 /* Iterate non-empty buckets in ascending order: *i starts at 0; returns 0 when done.
  * *upper_us is the bucket's upper bound, *count its count. */
-int hop_hist_next(const hop_hist *h, size_t *i, uint64_t *upper_us, uint64_t *count);
+HOP_EXPORT int hop_hist_next(const hop_hist *h, size_t *i, uint64_t *upper_us, uint64_t *count);
 
 typedef struct hop_latency {
   uint64_t count, p50_us, p90_us, p99_us, max_us;
 } hop_latency;
-void hop_hist_summary(const hop_hist *h, hop_latency *out);
+HOP_EXPORT void hop_hist_summary(const hop_hist *h, hop_latency *out);
 
 #ifdef __cplusplus
 }

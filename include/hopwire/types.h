@@ -5,6 +5,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "hopwire/export.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -28,7 +30,8 @@ typedef enum hop_proto {
 } hop_proto;
 
 /* Case-insensitive lookup of |name| in |hs|; NULL when absent. Sets *len if found. */
-const char *hop_headers_get(const hop_header *hs, size_t n, const char *name, size_t *len);
+HOP_EXPORT const char *hop_headers_get(const hop_header *hs, size_t n, const char *name,
+                                       size_t *len);
 
 #ifdef __cplusplus
 }

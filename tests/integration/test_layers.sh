@@ -27,6 +27,20 @@ done
 if grep -l '#include "\(core\|loop\|net\|h1\|h2\|server\|client\|rpc\|bench\)/' "$src"/../include/hopwire/*.h 2>/dev/null; then
   echo "FAIL: a public header includes a private one"; bad=1
 fi
+# Applications (apps/<app>/) sit above the library: they include their own headers
+# ("<app>/..."), public ones ("hopwire/...") and protoc-c output ("flyteidl2/...",
+# "google/..."), never the library's internals.
+for f in "$src"/../apps/*/*.[ch]; do
+  [ -e "$f" ] || continue
+  app=$(basename "$(dirname "$f")")
+  checked=$((checked + 1))
+  while IFS= read -r inc; do
+    case "$inc" in
+      "$app"/*|hopwire/*|flyteidl2/*|google/*) ;;
+      *) echo "FAIL: apps/$app/$(basename "$f") includes \"$inc\" (applications use public headers only)"; bad=1 ;;
+    esac
+  done < <(sed -n 's/^#include "\([^"]*\)".*/\1/p' "$f")
+done
 [ "$checked" -gt 0 ] || { echo "FAIL: no sources found under $src"; exit 1; }
 [ $bad -eq 0 ] && echo "ok: $checked files respect the layers"
 exit $bad

@@ -1,0 +1,244 @@
+/* Child processes measured from /proc: see child.h. */
+#include "events/child.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_ARGS 64
+
+static uint64_t now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+int hop_child_start(hop_child *c, const char *exe, char *const args[], int quiet,
+                    uint64_t timeout_ms, char *err, size_t errlen) {
+  c->pid = -1;
+  c->out_fd = -1;
+  c->port = 0;
+  snprintf(c->name, sizeof(c->name), "%s", args[0] ? args[0] : "child");
+  char *argv[MAX_ARGS + 2];
+  size_t n = 0;
+  argv[n++] = (char *)exe;
+  while (args[n - 1] && n <= MAX_ARGS) {
+    argv[n] = args[n - 1];
+    n++;
+  }
+  if (args[n - 1]) {
+    snprintf(err, errlen, "%s: too many arguments", c->name);
+    return -1;
+  }
+  argv[n] = NULL;
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) != 0) {
+    snprintf(err, errlen, "pipe: %s", strerror(errno));
+    return -1;
+  }
+  int devnull = quiet ? open("/dev/null", O_WRONLY | O_CLOEXEC) : -1;
+  pid_t parent = getpid();
+  pid_t pid = fork();
+  if (pid < 0) {
+    snprintf(err, errlen, "fork: %s", strerror(errno));
+    close(fds[0]);
+    close(fds[1]);
+    if (devnull >= 0) close(devnull);
+    return -1;
+  }
+  if (pid == 0) {
+    /* Async-signal-safe calls only: the parent has threads. */
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent) _exit(127);
+    dup2(fds[1], 1);
+    if (devnull >= 0) dup2(devnull, 2);
+    execv(exe, argv);
+    _exit(127);
+  }
+  close(fds[1]);
+  if (devnull >= 0) close(devnull);
+  c->pid = pid;
+  c->out_fd = fds[0];
+  char line[512];
+  size_t len = 0;
+  uint64_t deadline = now_ms() + timeout_ms;
+  for (;;) {
+    uint64_t now = now_ms();
+    if (now >= deadline) {
+      snprintf(err, errlen, "%s did not print 'listening on' within %llu ms", c->name,
+               (unsigned long long)timeout_ms);
+      break;
+    }
+    struct pollfd p = {c->out_fd, POLLIN, 0};
+    int pr = poll(&p, 1, (int)(deadline - now));
+    if (pr <= 0) continue;
+    char ch;
+    ssize_t r = read(c->out_fd, &ch, 1);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) {
+      int status = 0;
+      waitpid(pid, &status, 0);
+      c->pid = -1;
+      if (WIFEXITED(status))
+        snprintf(err, errlen, "%s exited with status %d before listening", c->name,
+                 WEXITSTATUS(status));
+      else
+        snprintf(err, errlen, "%s died (signal %d) before listening", c->name,
+                 WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+      close(c->out_fd);
+      c->out_fd = -1;
+      return -1;
+    }
+    if (ch != '\n') {
+      if (len < sizeof(line) - 1) line[len++] = ch;
+      continue;
+    }
+    line[len] = '\0';
+    len = 0;
+    const char *colon = strrchr(line, ':');
+    if (strncmp(line, "listening on ", 13) == 0 && colon) {
+      long port = strtol(colon + 1, NULL, 10);
+      if (port > 0 && port <= 65535) {
+        c->port = (uint16_t)port;
+        return 0;
+      }
+    }
+  }
+  hop_child_kill9(c);
+  return -1;
+}
+
+static int reap(hop_child *c, uint64_t timeout_ms) {
+  uint64_t deadline = now_ms() + timeout_ms;
+  int status = 0;
+  for (;;) {
+    pid_t r = waitpid(c->pid, &status, WNOHANG);
+    if (r == c->pid) break;
+    if (r < 0 && errno != EINTR) {
+      status = -1;
+      break;
+    }
+    if (now_ms() >= deadline) {
+      kill(c->pid, SIGKILL);
+      waitpid(c->pid, &status, 0);
+      break;
+    }
+    usleep(5000);
+  }
+  c->pid = -1;
+  if (c->out_fd >= 0) close(c->out_fd);
+  c->out_fd = -1;
+  if (status == -1) return -1;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+int hop_child_stop(hop_child *c, uint64_t timeout_ms) {
+  if (c->pid <= 0) return -1;
+  kill(c->pid, SIGTERM);
+  return reap(c, timeout_ms);
+}
+
+void hop_child_kill9(hop_child *c) {
+  if (c->pid <= 0) return;
+  kill(c->pid, SIGKILL);
+  reap(c, 5000);
+}
+
+double hop_child_cpu_s(const hop_child *c) {
+  if (c->pid <= 0) return 0;
+  char path[64], buf[1024];
+  snprintf(path, sizeof(path), "/proc/%d/stat", (int)c->pid);
+  FILE *f = fopen(path, "re");
+  if (!f) return 0;
+  size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+  fclose(f);
+  buf[n] = '\0';
+  /* Fields after the ")" of the command name: state is 3rd overall, utime 14th, stime 15th. */
+  char *p = strrchr(buf, ')');
+  if (!p) return 0;
+  unsigned long long ut = 0, st = 0;
+  if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
+    return 0;
+  long hz = sysconf(_SC_CLK_TCK);
+  return (double)(ut + st) / (double)(hz > 0 ? hz : 100);
+}
+
+static uint64_t status_kib(const char *path, const char *key) {
+  FILE *f = fopen(path, "re");
+  if (!f) return 0;
+  char line[256];
+  size_t klen = strlen(key);
+  uint64_t kb = 0;
+  while (fgets(line, sizeof(line), f)) {
+    if (strncmp(line, key, klen) == 0 && line[klen] == ':') {
+      kb = strtoull(line + klen + 1, NULL, 10);
+      break;
+    }
+  }
+  fclose(f);
+  return kb;
+}
+
+uint64_t hop_child_rss_kib(const hop_child *c, int peak) {
+  if (c->pid <= 0) return 0;
+  char path[64];
+  snprintf(path, sizeof(path), "/proc/%d/status", (int)c->pid);
+  return status_kib(path, peak ? "VmHWM" : "VmRSS");
+}
+
+double hop_self_cpu_s(void) {
+  struct rusage ru;
+  if (getrusage(RUSAGE_SELF, &ru) != 0) return 0;
+  return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+         (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+}
+
+uint64_t hop_self_rss_kib(int peak) { return status_kib("/proc/self/status", peak ? "VmHWM" : "VmRSS"); }
+
+static int port_of(const char *addr, unsigned *port) {
+  const char *colon = strrchr(addr, ':');
+  if (!colon || !colon[1]) return -1;
+  char *end;
+  unsigned long p = strtoul(colon + 1, &end, 16);
+  if (*end || p > 65535) return -1;
+  *port = (unsigned)p;
+  return 0;
+}
+
+long hop_time_wait_count(uint16_t port) {
+  static const char *const files[] = {"/proc/net/tcp", "/proc/net/tcp6"};
+  long total = 0;
+  for (size_t i = 0; i < 2; i++) {
+    FILE *f = fopen(files[i], "re");
+    if (!f) continue;
+    char line[512];
+    if (fgets(line, sizeof(line), f)) {
+      while (fgets(line, sizeof(line), f)) {
+        char local[80], remote[80];
+        unsigned state, lp, rp;
+        if (sscanf(line, " %*s %79s %79s %x", local, remote, &state) != 3) continue;
+        if (state != 0x06) continue; /* TCP_TIME_WAIT */
+        if (port_of(local, &lp) || port_of(remote, &rp)) continue;
+        if (port == 0 || lp == port || rp == port) total++;
+      }
+    }
+    fclose(f);
+  }
+  return total;
+}
+
+int hop_self_exe(char *buf, size_t len) {
+  ssize_t n = readlink("/proc/self/exe", buf, len - 1);
+  if (n <= 0) return -1;
+  buf[n] = '\0';
+  return 0;
+}

@@ -1,0 +1,48 @@
+/* Child processes of the demo, the pipeline benchmark and the fault tests: a `hopwire`
+ * subcommand (run-service, events-proxy) started with its arguments, its "listening on
+ * HOST:PORT" line awaited, measured from /proc, and stopped by its pid.
+ *
+ * A child dies with its parent (PR_SET_PDEATHSIG), so an interrupted run leaves nothing
+ * behind. Not thread-safe: one owner per hop_child. */
+#ifndef HOP_APPS_EVENTS_CHILD_H
+#define HOP_APPS_EVENTS_CHILD_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+typedef struct hop_child {
+  pid_t pid;          /* -1 when not running */
+  int out_fd;         /* the child's stdout (after the listening line: drained, unread) */
+  uint16_t port;      /* from "listening on HOST:PORT" */
+  char name[32];      /* the subcommand, for messages */
+} hop_child;
+
+/* Runs |exe| with argv[0] = exe and the NULL-terminated |args| (args[0] is the subcommand),
+ * waits up to |timeout_ms| for its listening line. stderr is inherited unless |quiet|
+ * (then /dev/null). Returns 0, or -1 with |err| naming the cause (exit status, timeout). */
+int hop_child_start(hop_child *c, const char *exe, char *const args[], int quiet,
+                    uint64_t timeout_ms, char *err, size_t errlen);
+/* SIGTERM, then SIGKILL after |timeout_ms|; reaps. Returns the exit status (or 128+signal),
+ * -1 if it was not running. */
+int hop_child_stop(hop_child *c, uint64_t timeout_ms);
+/* SIGKILL at once and reap (crash tests). */
+void hop_child_kill9(hop_child *c);
+
+/* CPU seconds (user + system) the child used so far (from /proc/PID/stat); 0 if gone. */
+double hop_child_cpu_s(const hop_child *c);
+/* VmRSS / VmHWM of the child in KiB (0 if gone). */
+uint64_t hop_child_rss_kib(const hop_child *c, int peak);
+
+/* The current process's CPU seconds and RSS (KiB). */
+double hop_self_cpu_s(void);
+uint64_t hop_self_rss_kib(int peak);
+
+/* TCP sockets in TIME_WAIT whose local or remote port is |port| (0 = all), from
+ * /proc/net/tcp and tcp6. */
+long hop_time_wait_count(uint16_t port);
+
+/* The path of the running executable (/proc/self/exe) into |buf|. */
+int hop_self_exe(char *buf, size_t len);
+
+#endif

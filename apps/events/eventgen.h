@@ -1,0 +1,69 @@
+/* Realistic Flyte ActionEvents for load: what an executor's TaskAction reconcilers emit.
+ *
+ * Everything is a pure function of (config, action index, event index), so a run is
+ * reproducible and every event's store key is known in advance: a caller can check each
+ * acknowledged key against the store afterwards.
+ *
+ * Plan per action (Flyte's phaseToActionPhase sequence):
+ *   most:        QUEUED, INITIALIZING, RUNNING, SUCCEEDED                       (attempt 1)
+ *   fail_pct %:  QUEUED, INITIALIZING, RUNNING, FAILED (ErrorInfo USER or SYSTEM), then the
+ *                retry QUEUED, INITIALIZING, RUNNING, SUCCEEDED as attempt 2
+ *   abort_pct %: QUEUED, INITIALIZING, RUNNING, ABORTED (updated_time = the abort time)
+ * Each event carries org "" (as Flyte's executor sends), two TaskLogs (uri, name, ttl), a log
+ * context with one pod (namespace, pod name, a container with its process start time), output
+ * references and a cluster event; 400-700 bytes encoded.
+ *
+ * Threads: every function is reentrant. */
+#ifndef HOP_APPS_EVENTS_EVENTGEN_H
+#define HOP_APPS_EVENTS_EVENTGEN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define HOP_EVGEN_MAX_EVENTS 8     /* events per action, at most (failed + retried) */
+#define HOP_EVGEN_MAX_EVENT_BYTES 1024
+
+typedef struct hop_evgen_config {
+  uint64_t seed;            /* 1 */
+  uint32_t fail_pct;        /* share of actions that fail once, then succeed; 10 */
+  uint32_t abort_pct;       /* share of actions aborted; 5 */
+  uint32_t actions_per_run; /* actions grouped under one run name; 16 */
+  uint32_t projects;        /* distinct projects; 4 */
+  int64_t base_unix_s;      /* event times start here; 1767225600 (2026-01-01) */
+} hop_evgen_config;
+
+void hop_evgen_config_init(hop_evgen_config *cfg);
+
+/* One event's key, as the run-service's primary key (plus org, always ""). */
+typedef struct hop_evgen_key {
+  char project[32];
+  char domain[16];
+  char run_name[32];  /* <= 30 chars, Flyte's limit */
+  char name[32];      /* the action; <= 30 chars */
+  uint32_t attempt;
+  int32_t phase;      /* ActionPhase number */
+  uint32_t version;
+  int32_t error_kind; /* ErrorInfo.Kind when the event carries one, else -1 */
+} hop_evgen_key;
+
+/* Number of events of |action| (4 or 8). */
+unsigned hop_evgen_action_events(const hop_evgen_config *cfg, uint64_t action);
+
+/* The key of event |seq| (< hop_evgen_action_events) of |action|. Returns 0 or -1. */
+int hop_evgen_key_of(const hop_evgen_config *cfg, uint64_t action, unsigned seq,
+                     hop_evgen_key *out);
+
+/* Encodes event |seq| of |action| with protoc-c into |buf| (|cap| bytes; 1024 always
+ * suffices). |reported_unix_us| is the executor's observe time (0: derived from the plan, so
+ * the bytes are reproducible). Returns the length, or -1 (bad index, too small a buffer). */
+int hop_evgen_encode(const hop_evgen_config *cfg, uint64_t action, unsigned seq,
+                     int64_t reported_unix_us, uint8_t *buf, size_t cap);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
