@@ -4,8 +4,10 @@ BUILD ?= build
 ASAN_BUILD ?= build-asan
 TSAN_BUILD ?= build-tsan
 PREFIX ?= /usr/local
+FUZZ_BUILD ?= build-fuzz
+FUZZ_TIME ?= 300
 
-.PHONY: all setup build build-asan build-tsan run check check-fast clean
+.PHONY: all setup build build-asan build-tsan build-fuzz fuzz check-fuzz run check check-fast clean
 
 all: build
 
@@ -24,17 +26,33 @@ build-tsan: setup
 	@cmake -S . -B $(TSAN_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHOP_TSAN=ON >/dev/null
 	@cmake --build $(TSAN_BUILD) -j$(JOBS)
 
+# libFuzzer targets of tests/fuzz (clang, ASan + UBSan; docs/fuzzing.md).
+build-fuzz: setup
+	@CC=clang cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHOP_FUZZ=ON >/dev/null
+	@cmake --build $(FUZZ_BUILD) -j$(JOBS)
+
+# Every target for FUZZ_TIME seconds, one after another; non-zero on any finding.
+fuzz: build-fuzz
+	@FUZZ_BUILD=$(FUZZ_BUILD) bash scripts/fuzz.sh run $(FUZZ_TIME)
+
+# The committed corpora replayed, then ~5 s of fuzzing per target (part of `make check`).
+check-fuzz: build-fuzz
+	@echo "== fuzz targets (corpus replay + 5 s each) =="
+	@FUZZ_BUILD=$(FUZZ_BUILD) bash scripts/fuzz.sh check 5
+
 # The main job on its embedded default (SQLite): Flyte's event path, every design side by
 # side: executor -> events-proxy -> run-service -> store, events/s, p50/p99, dials, lost.
 run: build
 	$(BUILD)/hopwire demo --plot $(BUILD)/demo.svg
 
-# Every test, in the normal build, again under ThreadSanitizer (64 threads on one client,
-# answers from foreign threads, the waker) and again under AddressSanitizer + UBSan.
+# Every test, in the normal build, then the fuzz corpora replayed (+ a few seconds of fuzzing
+# per target), then every test again under ThreadSanitizer (64 threads on one client, answers
+# from foreign threads, the waker) and under AddressSanitizer + UBSan.
 # ctest's summary of the last pass ends the output.
 check: build build-tsan build-asan
 	@echo "== tests (release build) =="
 	@cd $(BUILD) && ctest --output-on-failure -j2
+	@$(MAKE) --no-print-directory check-fuzz
 	@echo "== tests (ThreadSanitizer build) =="
 	@cd $(TSAN_BUILD) && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 ctest --output-on-failure -j2
 	@echo "== tests (AddressSanitizer + UBSan build) =="
@@ -53,4 +71,4 @@ uninstall:
 	@DESTDIR="$(DESTDIR)" cmake -DMANIFEST=$(BUILD)/install_manifest.txt -P cmake/uninstall.cmake
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD) $(FUZZ_BUILD)

@@ -102,12 +102,24 @@ EOF
 }
 
 low_load() {
-  "$HOPWIRE" demo --actions 200 --concurrency 1 --designs 4,5 --json "$@" | python3 -c '
-import json, sys
-for l in sys.stdin:
-    r = json.loads(l)
+  "$HOPWIRE" demo --actions 200 --concurrency 1 --designs 4,5 --json "$@" >"$tmp/low.jsonl"
+  python3 - "$tmp/low.jsonl" "$tmp/demo.jsonl" <<'EOF2'
+import json, statistics, sys
+low = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+for r in low:
     print("  design %d at 1 reconciler: p50 %.2f ms, p99 %.2f ms, %.0f events/s" % (
-        r["design"], r["p50_us"] / 1e3, r["p99_us"] / 1e3, r["events_per_s"]))'
+        r["design"], r["p50_us"] / 1e3, r["p99_us"] / 1e3, r["events_per_s"]))
+# Memory per event in flight: peak RSS at 512 reconcilers (the demo rounds, design 5) minus
+# peak RSS at 1 (above), over the 511 more events in flight.
+hi = [json.loads(l) for l in open(sys.argv[2]) if l.strip() and json.loads(l)["design"] == 5]
+lo5 = [r for r in low if r["design"] == 5]
+if hi and lo5:
+    for k, name in (("rss_executor_kib", "executor"), ("rss_proxy_kib", "proxy"),
+                    ("rss_run_service_kib", "run-service")):
+        h = statistics.median(r[k] for r in hi)
+        print("  %s peak RSS: %d KiB at 512 reconcilers, %d KiB at 1: %.0f B per event in flight" % (
+            name, h, lo5[0][k], (h - lo5[0][k]) * 1024 / 511))
+EOF2
 }
 
 echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, $(uname -r), $(date -u +%FT%TZ)"

@@ -9,6 +9,7 @@ PKGS=(build-essential cmake pkg-config libnghttp2-14 libnghttp2-dev libuv1-dev l
       libcmocka-dev curl nghttp2-client nghttp2-server python3 python3-h2 procps iproute2)
 PKGS+=(python3-protobuf) # independent protobuf implementation for the codec interop test
 PKGS+=(golang-go golang-golang-x-net-dev) # Go 1.19 + x/net h2c peers of scripts/bench-go.sh
+PKGS+=(clang) # clang 14 + libFuzzer for `make fuzz` / `make check-fuzz` (tests/fuzz)
 MIN_NGHTTP2="1.52.0-1+deb12u3"
 
 missing=()

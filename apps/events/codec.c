@@ -212,15 +212,51 @@ static int packed_ok(const ProtobufCFieldDescriptor *f, const uint8_t *p, size_t
   }
 }
 
+/* The field path of the walk, kept as frames and formatted only when a check fails: the
+ * walk runs for every field of every event, and formatting it eagerly cost more than the
+ * checks themselves. */
+typedef struct wire_frame {
+  const char *name; /* NULL: an unknown field, shown as "(field N)" */
+  long idx;         /* >= 0: the occurrence of a repeated field */
+  uint64_t fn;
+} wire_frame;
+
 typedef struct wire_ctx {
-  hop_ev_path path;
+  wire_frame fr[HOP_EV_MAX_DEPTH + 2];
+  size_t depth;
   char *err;
   size_t errlen;
 } wire_ctx;
 
+static size_t frame_push(wire_ctx *c, const char *name, long idx, uint64_t fn) {
+  size_t old = c->depth;
+  if (c->depth < sizeof(c->fr) / sizeof(c->fr[0])) {
+    c->fr[c->depth].name = name;
+    c->fr[c->depth].idx = idx;
+    c->fr[c->depth].fn = fn;
+    c->depth++;
+  }
+  return old;
+}
+
+static void frame_pop(wire_ctx *c, size_t old) { c->depth = old; }
+
 static int wire_fail(wire_ctx *c, const char *reason) {
-  if (c->path.len)
-    seterr(c->err, c->errlen, "%s: %s", c->path.buf, reason);
+  hop_ev_path path;
+  path.len = 0;
+  path.buf[0] = '\0';
+  for (size_t i = 0; i < c->depth; i++) {
+    const wire_frame *f = &c->fr[i];
+    if (f->name) {
+      hop_ev_path_push(&path, f->name, f->idx);
+    } else {
+      char nm[32];
+      snprintf(nm, sizeof nm, "(field %" PRIu64 ")", f->fn);
+      hop_ev_path_push(&path, nm, -1);
+    }
+  }
+  if (path.len)
+    seterr(c->err, c->errlen, "%s: %s", path.buf, reason);
   else
     seterr(c->err, c->errlen, "%s", reason);
   return -1;
@@ -256,11 +292,9 @@ static int wire_walk(wire_ctx *c, const uint8_t *p, size_t len,
         size_t fi = (size_t)(f - d->fields);
         idx = fi < 32 ? (long)seen[fi]++ : 0;
       }
-      old = hop_ev_path_push(&c->path, f->name, idx);
+      old = frame_push(c, f->name, idx, fn);
     } else {
-      char nm[32];
-      snprintf(nm, sizeof nm, "(field %" PRIu64 ")", fn);
-      old = hop_ev_path_push(&c->path, nm, -1);
+      old = frame_push(c, NULL, -1, fn);
     }
     if (!f || wt != 2) {
       if (f && !wire_type_ok(f, wt)) {
@@ -272,7 +306,7 @@ static int wire_walk(wire_ctx *c, const uint8_t *p, size_t len,
         return wire_fail(c, "groups (wire type 3/4) are not supported");
       const char *e = skip_value(p, len, &pos, wt, fn, depth);
       if (e) return wire_fail(c, e);
-      hop_ev_path_pop(&c->path, old);
+      frame_pop(c, old);
       continue;
     }
     r = rd_varint(p, len, &pos, &v, &nb);
@@ -298,7 +332,7 @@ static int wire_walk(wire_ctx *c, const uint8_t *p, size_t len,
     } else if (f->type != PROTOBUF_C_TYPE_BYTES) {
       if (!packed_ok(f, sub, n)) return wire_fail(c, "bad packed repeated field");
     }
-    hop_ev_path_pop(&c->path, old);
+    frame_pop(c, old);
   }
   return 0;
 }
@@ -306,8 +340,7 @@ static int wire_walk(wire_ctx *c, const uint8_t *p, size_t len,
 int hop_ev_wire_check(const uint8_t *buf, size_t len, const ProtobufCMessageDescriptor *desc,
                       char *err, size_t errlen) {
   wire_ctx c;
-  c.path.len = 0;
-  c.path.buf[0] = '\0';
+  c.depth = 0;
   c.err = err;
   c.errlen = errlen;
   return wire_walk(&c, buf ? buf : (const uint8_t *)"", len, desc, 0, 0);
@@ -375,6 +408,109 @@ static char *put_str(char **cur, char *end, const char *s) {
   return r;
 }
 
+/* ---- the row's keys, read from bytes the wire check accepted ----
+ * hop_ev_wire_check has already proven every tag, length and varint in bounds, every known
+ * field of the right wire type and no groups, so this reader only picks values out: the
+ * key fields of ActionEvent (id.run.project / domain / name, id.name, attempt, phase,
+ * version, error_info.kind), with protobuf's rules (the last scalar wins, repeated
+ * occurrences of a message field merge). It replaces a protoc-c unpack per event on the
+ * request path, which cost a malloc per nested message; the golden and interop tests check
+ * that both read the same values. */
+
+typedef struct ev_span {
+  const uint8_t *p;
+  size_t n;
+} ev_span;
+
+typedef struct ev_keys {
+  ev_span str[4]; /* project, domain, run name, action name */
+  uint32_t attempt, version;
+  int32_t phase, kind;
+  int has_error;
+} ev_keys;
+
+/* Calls back for every field of a checked message: |v| is the varint (wire type 0) or the
+ * fixed value, |sub| the bytes of a length-delimited one. */
+typedef void (*field_fn)(ev_keys *k, uint64_t fn, int wt, uint64_t v, const uint8_t *sub,
+                         size_t n);
+
+static void scan_fields(const uint8_t *p, size_t len, ev_keys *k, field_fn fn_cb) {
+  size_t pos = 0;
+  while (pos < len) {
+    uint64_t tag, v = 0;
+    if (rd_varint(p, len, &pos, &tag, NULL)) return;
+    int wt = (int)(tag & 7);
+    const uint8_t *sub = NULL;
+    size_t n = 0;
+    if (wt == 0) {
+      if (rd_varint(p, len, &pos, &v, NULL)) return;
+    } else if (wt == 1 || wt == 5) {
+      n = wt == 1 ? 8 : 4;
+      if (len - pos < n) return;
+      pos += n;
+      n = 0;
+    } else if (wt == 2) {
+      if (rd_varint(p, len, &pos, &v, NULL) || v > len - pos) return;
+      sub = p + pos;
+      n = (size_t)v;
+      pos += n;
+    } else {
+      return; /* groups: refused by the wire check */
+    }
+    fn_cb(k, tag >> 3, wt, v, sub, n);
+  }
+}
+
+static void on_run_field(ev_keys *k, uint64_t fn, int wt, uint64_t v, const uint8_t *sub,
+                         size_t n) {
+  if (wt == 2 && fn >= 2 && fn <= 4) k->str[fn - 2] = (ev_span){sub, n}; /* project, domain, name */
+}
+
+static void on_id_field(ev_keys *k, uint64_t fn, int wt, uint64_t v, const uint8_t *sub,
+                        size_t n) {
+  if (wt != 2) return;
+  if (fn == 1) scan_fields(sub, n, k, on_run_field);
+  else if (fn == 2) k->str[3] = (ev_span){sub, n};
+}
+
+static void on_error_field(ev_keys *k, uint64_t fn, int wt, uint64_t v, const uint8_t *sub,
+                           size_t n) {
+  if (fn == 2 && wt == 0) k->kind = (int32_t)v;
+}
+
+static void on_event_field(ev_keys *k, uint64_t fn, int wt, uint64_t v, const uint8_t *sub,
+                           size_t n) {
+  switch (fn) {
+  case 1: if (wt == 2) scan_fields(sub, n, k, on_id_field); break;
+  case 2: if (wt == 0) k->attempt = (uint32_t)v; break;
+  case 3: if (wt == 0) k->phase = (int32_t)v; break;
+  case 4: if (wt == 0) k->version = (uint32_t)v; break;
+  case 8:
+    if (wt == 2) {
+      k->has_error = 1;
+      scan_fields(sub, n, k, on_error_field);
+    }
+    break;
+  default: break;
+  }
+}
+
+static void read_keys(const uint8_t *ev, size_t len, ev_keys *k) {
+  memset(k, 0, sizeof(*k));
+  scan_fields(ev, len, k, on_event_field);
+}
+
+/* A span as a NUL-terminated string in the batch's memory (key strings hold no NUL: the
+ * wire check refused them). */
+static char *put_span(char **cur, char *end, const ev_span *s) {
+  if ((size_t)(end - *cur) < s->n + 1) return NULL;
+  char *r = *cur;
+  if (s->n) memcpy(r, s->p, s->n);
+  r[s->n] = '\0';
+  *cur += s->n + 1;
+  return r;
+}
+
 int hop_ev_decode(const uint8_t *body, size_t len, size_t max_events, hop_ev_batch *out,
                   char *err, size_t errlen) {
   const uint8_t *ev;
@@ -422,36 +558,30 @@ int hop_ev_decode(const uint8_t *body, size_t len, size_t max_events, hop_ev_bat
       seterr(err, errlen, "event %zu: %s", i, sub);
       goto fail;
     }
-    Flyteidl2__Workflow__ActionEvent *m = flyteidl2__workflow__action_event__unpack(NULL, evlen, ev);
-    if (!m) { /* the wire check passed: protobuf-c fails only on memory */
-      seterr(err, errlen, "event %zu: protobuf-c cannot unpack it (out of memory?)", i);
-      goto fail;
-    }
-    const Flyteidl2__Common__ActionIdentifier *id = m->id;
-    const Flyteidl2__Common__RunIdentifier *run = id ? id->run : NULL;
+    ev_keys k;
+    read_keys(ev, evlen, &k);
     hop_ev_row *row = &rows[i];
-    row->project = put_str(&cur, end, run ? run->project : "");
-    row->domain = put_str(&cur, end, run ? run->domain : "");
-    row->run_name = put_str(&cur, end, run ? run->name : "");
-    row->name = put_str(&cur, end, id ? id->name : "");
-    row->attempt = m->attempt;
-    row->phase = (int32_t)m->phase;
-    row->version = m->version;
+    row->project = put_span(&cur, end, &k.str[0]);
+    row->domain = put_span(&cur, end, &k.str[1]);
+    row->run_name = put_span(&cur, end, &k.str[2]);
+    row->name = put_span(&cur, end, &k.str[3]);
+    row->attempt = k.attempt;
+    row->phase = k.phase;
+    row->version = k.version;
     row->info = ev;
     row->info_len = evlen;
     row->error_kind = NULL;
-    if (m->error_info) {
-      const char *k = hop_ev_error_kind_name((int32_t)m->error_info->kind);
-      if (k) {
-        row->error_kind = k;
+    if (k.has_error) {
+      const char *kn = hop_ev_error_kind_name(k.kind);
+      if (kn) {
+        row->error_kind = kn;
       } else { /* Go's Kind.String() of an unnamed number is the number */
         char num[KIND_NUM_ROOM];
-        snprintf(num, sizeof num, "%" PRId32, (int32_t)m->error_info->kind);
+        snprintf(num, sizeof num, "%" PRId32, k.kind);
         row->error_kind = put_str(&cur, end, num);
         if (!row->error_kind) row->project = NULL; /* reported below */
       }
     }
-    flyteidl2__workflow__action_event__free_unpacked(m, NULL);
     if (!row->project || !row->domain || !row->run_name || !row->name) {
       seterr(err, errlen, "event %zu: key strings exceed the event", i);
       goto fail;

@@ -42,8 +42,10 @@ typedef struct hop_ev_batch {
 } hop_ev_batch;
 
 /* Decodes a RecordRequest / RecordActionEventsRequest in protobuf binary. Every event is
- * parsed by protoc-c and every string field in it (nested ones too) checked for valid UTF-8,
- * as proto3 requires and Go enforces; unknown fields are allowed (and kept in info). More
+ * checked field by field against protoc-c's generated descriptors (wire types, lengths, and
+ * valid UTF-8 in every string field, nested ones too, as proto3 requires and Go enforces);
+ * the keys are then read from the checked bytes without unpacking (no allocation per
+ * event). Unknown fields are allowed (and kept in info). More
  * than |max_events| events (0 = no cap) fails. Returns 0, or -1 with a message in |err|
  * that names the cause and the event ("event 3: id.run.project: invalid UTF-8",
  * "truncated message", "field 1: wrong wire type 0"); |out| is then empty. */

@@ -11,6 +11,7 @@
 #include "events/child.h"
 #include "events/eventgen.h"
 #include "events/executor.h"
+#include "events/prom.h"
 #include "events/store.h"
 #include "hopwire/client.h"
 #include "hopwire/error.h"
@@ -54,47 +55,6 @@ void hop_demo_config_init(hop_demo_config *cfg) {
   cfg->actions = 4000;
   cfg->concurrency = 512;
   cfg->designs = (1u << HOP_DEMO_DESIGNS) - 1;
-}
-
-/* ---- /metrics, scraped over HTTP/1.1 ---- */
-
-typedef struct metrics {
-  char *text;
-} metrics;
-
-static int scrape(hop_client *cl, uint16_t port, metrics *m) {
-  char url[64];
-  snprintf(url, sizeof(url), "http://127.0.0.1:%u/metrics", port);
-  hop_call_opts o;
-  memset(&o, 0, sizeof(o));
-  o.method = "GET";
-  o.url = url;
-  o.timeout_ms = 5000;
-  hop_result r;
-  memset(&r, 0, sizeof(r));
-  int rv = hop_client_do(cl, &o, &r);
-  m->text = NULL;
-  if (rv == 0 && r.status == 200) {
-    m->text = malloc(r.body_len + 1);
-    if (m->text) {
-      memcpy(m->text, r.body, r.body_len);
-      m->text[r.body_len] = '\0';
-    }
-  }
-  hop_result_free(&r);
-  return m->text ? 0 : -1;
-}
-
-/* The value of the sample named exactly |name| (with its labels), 0 when absent. */
-static double metric(const metrics *m, const char *name) {
-  if (!m->text) return 0;
-  size_t n = strlen(name);
-  for (const char *p = m->text; p && *p;) {
-    if (strncmp(p, name, n) == 0 && p[n] == ' ') return strtod(p + n + 1, NULL);
-    p = strchr(p, '\n');
-    if (p) p++;
-  }
-  return 0;
 }
 
 /* ---- the store check: every acknowledged key present ---- */
@@ -270,14 +230,14 @@ static int run_design(const hop_demo_config *cfg, const design *d, const char *t
   if (rv) snprintf(o->error, sizeof(o->error), "executor: %s", hop_strerror(rv));
 
   o->time_wait = hop_time_wait_count(px.port) + hop_time_wait_count(rs.port);
-  metrics pm = {0}, rm = {0};
-  scrape(scraper, px.port, &pm);
-  scrape(scraper, rs.port, &rm);
-  o->dials_proxy_run = (uint64_t)metric(&pm, "hopwire_proxy_downstream_dials_total");
-  o->duplicates = (uint64_t)metric(&rm, "hopwire_store_duplicates_total");
-  o->store_txns = (uint64_t)metric(&rm, "hopwire_store_transactions_total");
-  free(pm.text);
-  free(rm.text);
+  char *pm = NULL, *rm = NULL;
+  hop_prom_fetch(scraper, px.port, &pm);
+  hop_prom_fetch(scraper, rs.port, &rm);
+  o->dials_proxy_run = (uint64_t)hop_prom_value(pm, "hopwire_proxy_downstream_dials_total");
+  o->duplicates = (uint64_t)hop_prom_value(rm, "hopwire_store_duplicates_total");
+  o->store_txns = (uint64_t)hop_prom_value(rm, "hopwire_store_transactions_total");
+  free(pm);
+  free(rm);
   o->proxy_cpu_s = hop_child_cpu_s(&px);
   o->run_cpu_s = hop_child_cpu_s(&rs);
   o->proxy_rss_kib = hop_child_rss_kib(&px, 1);

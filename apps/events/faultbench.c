@@ -26,6 +26,7 @@
 #include "events/eventgen.h"
 #include "events/executor.h"
 #include "events/pgctl.h"
+#include "events/prom.h"
 #include "events/runsvc.h"
 #include "events/store.h"
 #include "hopwire/client.h"
@@ -161,6 +162,7 @@ typedef struct topo {
 
 /* ---- /metrics ---- */
 
+/* hop_prom_fetch's twin for any loopback address (scale-out's instances are 127.0.0.1-5). */
 static char *scrape(bench *b, const char *host, uint16_t port) {
   char url[96];
   snprintf(url, sizeof(url), "http://%s:%u/metrics", host, port);
@@ -183,16 +185,7 @@ static char *scrape(bench *b, const char *host, uint16_t port) {
   return text;
 }
 
-static double metric(const char *text, const char *name) {
-  if (!text) return 0;
-  size_t n = strlen(name);
-  for (const char *p = text; p && *p;) {
-    if (strncmp(p, name, n) == 0 && p[n] == ' ') return strtod(p + n + 1, NULL);
-    p = strchr(p, '\n');
-    if (p) p++;
-  }
-  return 0;
-}
+static double metric(const char *text, const char *name) { return hop_prom_value(text, name); }
 
 /* A run-service's counter (0 when it is down). */
 static uint64_t rs_metric(topo *t, unsigned i, const char *name) {

@@ -237,8 +237,59 @@ static void log_tail(hop_pg *pg, char *dst, size_t dstlen) {
   fclose(f);
 }
 
+/* Starts the guardian: `sh -c SCRIPT` with the pipe as stdin, exec'd right after fork (the
+ * test may have threads: nothing but async-signal-safe calls before exec). */
+static void start_guardian(hop_pg *pg) {
+  char script[1024];
+  const char *as = pg->user[0] ? "/usr/sbin/runuser -u " : "";
+  snprintf(script, sizeof(script),
+           "read x; [ \"$x\" = q ] && exit 0; "
+           "%s%s%s%s/pg_ctl -D '%s' -m immediate -w -t 20 stop; "
+           "p=$(head -n 1 '%s/postmaster.pid' 2>/dev/null); [ -n \"$p\" ] && kill -9 \"$p\"; "
+           "rm -rf '%s'",
+           as, pg->user, pg->user[0] ? " -- " : "", hop_pg_bindir(), pg->data, pg->data, pg->dir);
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) != 0) return;
+  pid_t pid = fork();
+  if (pid < 0) {
+    close(fds[0]);
+    close(fds[1]);
+    return;
+  }
+  if (pid == 0) {
+    setsid(); /* a ^C or a process-group kill of the test leaves it alive to clean up */
+    dup2(fds[0], 0);
+    int devnull = open("/dev/null", O_WRONLY);
+    if (devnull >= 0) {
+      dup2(devnull, 1);
+      dup2(devnull, 2);
+    }
+    char *argv[] = {"/bin/sh", "-c", script, NULL};
+    execv(argv[0], argv);
+    _exit(127);
+  }
+  close(fds[0]);
+  pg->guardian = pid;
+  pg->guard_fd = fds[1];
+}
+
+static void stop_guardian(hop_pg *pg) {
+  if (pg->guard_fd >= 0) {
+    ssize_t w = write(pg->guard_fd, "q\n", 2);
+    (void)w;
+    close(pg->guard_fd);
+    pg->guard_fd = -1;
+  }
+  if (pg->guardian > 0) {
+    while (waitpid(pg->guardian, NULL, 0) < 0 && errno == EINTR) {
+    }
+    pg->guardian = 0;
+  }
+}
+
 int hop_pg_start(hop_pg *pg, char *err, size_t errlen) {
   memset(pg, 0, sizeof(*pg));
+  pg->guard_fd = -1;
   install_cleanup();
   struct passwd *pw;
   if (pick_user(pg, &pw, err, errlen) != 0) return -1;
@@ -262,6 +313,7 @@ int hop_pg_start(hop_pg *pg, char *err, size_t errlen) {
     return -1;
   }
   snprintf(pg->data, sizeof(pg->data), "%s/data", pg->dir);
+  start_guardian(pg);
   char bin[256], out[4096];
   snprintf(bin, sizeof(bin), "%s/initdb", hop_pg_bindir());
   /* --no-sync: initdb's own files are not fsynced (the test survives no power loss); the
@@ -345,6 +397,18 @@ int hop_pg_psql(hop_pg *pg, const char *sql, char *out, size_t outlen) {
   return rc;
 }
 
+int hop_pg_terminate(hop_pg *pg, const char *app_like) {
+  for (const char *c = app_like; *c; c++)
+    if (*c == '\'') return -1; /* test names only: no quoting games */
+  char sql[512], out[64];
+  snprintf(sql, sizeof(sql),
+           "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+           "WHERE backend_type = 'client backend' AND application_name LIKE '%s'",
+           app_like);
+  if (hop_pg_psql(pg, sql, out, sizeof(out)) != 0) return -1;
+  return atoi(out);
+}
+
 void hop_pg_destroy(hop_pg *pg) {
   int slot = -1;
   for (int i = 0; i < MAX_SERVERS; i++)
@@ -372,5 +436,6 @@ void hop_pg_destroy(hop_pg *pg) {
     char *argv[] = {"/bin/rm", "-rf", pg->dir, NULL};
     run(NULL, "/", argv, NULL, 0, 30000);
   }
+  stop_guardian(pg);
   registry[slot] = NULL;
 }

@@ -21,6 +21,8 @@ typedef struct hop_pg {
   char user[32];  /* the OS user running the server ("" when not root: ourselves) */
   uint16_t port;
   pid_t postmaster; /* from postmaster.pid, 0 when stopped */
+  pid_t guardian;   /* the cleanup process, 0 if none */
+  int guard_fd;     /* write end of its pipe (close-on-exec), -1 if none */
   int running;
 } hop_pg;
 
@@ -37,6 +39,9 @@ int hop_pg_restart(hop_pg *pg, const char *mode);
 /* Runs |sql| with psql (unaligned, tuples only, ON_ERROR_STOP); the output (trailing
  * newline removed) goes to |out|. Returns psql's exit status (0 ok), -1 if it did not run. */
 int hop_pg_psql(hop_pg *pg, const char *sql, char *out, size_t outlen);
+/* pg_terminate_backend of every client backend whose application_name is LIKE |app_like|
+ * (e.g. "hopwire-store-%"). Returns how many were terminated, or -1. */
+int hop_pg_terminate(hop_pg *pg, const char *app_like);
 /* Stops the server (-m fast, then SIGQUIT/SIGKILL to the postmaster) and removes the dir.
  * Safe to call twice. */
 void hop_pg_destroy(hop_pg *pg);

@@ -13,6 +13,7 @@
 #include "events/child.h"
 #include "events/codec.h"
 #include "events/eventgen.h"
+#include "events/prom.h"
 #include "events/proxy.h"
 #include "events/runsvc.h"
 #include "events/store.h"
@@ -193,31 +194,12 @@ static void *caller_main(void *arg) {
   return NULL;
 }
 
-/* hopwire_store_transactions_total from a service's /metrics. */
+/* A counter from a service's /metrics (0 when unreadable). */
 static uint64_t scrape_counter(hop_client *cl, uint16_t port, const char *name) {
-  char url[64];
-  snprintf(url, sizeof(url), "http://127.0.0.1:%u/metrics", port);
-  hop_call_opts o;
-  memset(&o, 0, sizeof(o));
-  o.method = "GET";
-  o.url = url;
-  o.timeout_ms = 5000;
-  o.http = HOP_HTTP_H1;
-  hop_result r;
-  memset(&r, 0, sizeof(r));
-  uint64_t v = 0;
-  if (hop_client_do(cl, &o, &r) == 0 && r.status == 200) {
-    size_t n = strlen(name);
-    const char *p = (const char *)r.body, *end = p + r.body_len;
-    while (p < end) {
-      const char *nl = memchr(p, '\n', (size_t)(end - p));
-      if (!nl) nl = end;
-      if ((size_t)(nl - p) > n && !memcmp(p, name, n) && p[n] == ' ')
-        v = strtoull(p + n + 1, NULL, 10);
-      p = nl + 1;
-    }
-  }
-  hop_result_free(&r);
+  char *text = NULL;
+  hop_prom_fetch(cl, port, &text);
+  uint64_t v = (uint64_t)hop_prom_value(text, name);
+  free(text);
   return v;
 }
 

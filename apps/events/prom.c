@@ -3,6 +3,8 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "hopwire/client.h"
 #include "hopwire/server.h"
@@ -113,4 +115,38 @@ void hop_prom_client(hop_prom *p, const char *prefix, const struct hop_client_st
   G_("calls_queued", "downstream calls waiting for a connection", s->calls_queued);
 #undef C_
 #undef G_
+}
+
+int hop_prom_fetch(struct hop_client *client, uint16_t port, char **text) {
+  char url[64];
+  snprintf(url, sizeof(url), "http://127.0.0.1:%u/metrics", port);
+  hop_call_opts o;
+  memset(&o, 0, sizeof(o));
+  o.method = "GET";
+  o.url = url;
+  o.timeout_ms = 5000;
+  o.http = HOP_HTTP_H1;
+  hop_result r;
+  memset(&r, 0, sizeof(r));
+  *text = NULL;
+  if (hop_client_do(client, &o, &r) == 0 && r.status == 200) {
+    *text = malloc(r.body_len + 1);
+    if (*text) {
+      memcpy(*text, r.body, r.body_len);
+      (*text)[r.body_len] = '\0';
+    }
+  }
+  hop_result_free(&r);
+  return *text ? 0 : -1;
+}
+
+double hop_prom_value(const char *text, const char *name) {
+  if (!text) return 0;
+  size_t n = strlen(name);
+  for (const char *p = text; p && *p;) {
+    if (strncmp(p, name, n) == 0 && p[n] == ' ') return strtod(p + n + 1, NULL);
+    p = strchr(p, '\n');
+    if (p) p++;
+  }
+  return 0;
 }

@@ -36,4 +36,13 @@ struct hop_client_stats;
 void hop_prom_server(hop_prom *p, const struct hop_server_stats *s);
 void hop_prom_client(hop_prom *p, const char *prefix, const struct hop_client_stats *s);
 
+/* Reading a page back (the demo and the benchmarks scrape their children): GET
+ * http://127.0.0.1:PORT/metrics through |client| (blocking; not from its loop thread) into a
+ * malloc'd NUL-terminated *text. Returns 0, or -1 (no answer, not 200). */
+struct hop_client;
+int hop_prom_fetch(struct hop_client *client, uint16_t port, char **text);
+/* The value of the sample written exactly |name| (labels included, e.g.
+ * `x_total{result="ok"}`) in |text|; 0 when absent or text is NULL. */
+double hop_prom_value(const char *text, const char *name);
+
 #endif

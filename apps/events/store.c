@@ -459,6 +459,10 @@ int hop_store_insert(hop_store *s, const hop_ev_row *rows, size_t n, hop_store_r
 }
 
 void hop_store_get_stats(hop_store *s, hop_store_stats *out) {
+  if (!s) {
+    memset(out, 0, sizeof(*out));
+    return;
+  }
   pthread_mutex_lock(&s->mu);
   *out = s->st;
   pthread_mutex_unlock(&s->mu);

@@ -113,7 +113,8 @@ void hop_store_get_stats(hop_store *s, hop_store_stats *out);
 const char *hop_store_engine(const hop_store *s);
 
 /* Stops taking submissions, commits everything already queued (callbacks fire), joins the
- * writer threads, closes the database. */
+ * writer threads, closes the database and frees |s| (NULL: nothing). Not from a completion
+ * callback (it joins the thread running it). */
 void hop_store_close(hop_store *s);
 
 /* Reading back (hopwire events, tests), on a connection of its own. Rows of one run

@@ -570,6 +570,7 @@ static uint32_t get_u32(const PGresult *r, int row, int col) {
 static int pg_list(void *eng, const char *project, const char *domain, const char *run,
                    hop_store_row_fn fn, void *ud, char *err, size_t errlen) {
   pg_eng *e = eng;
+  _Static_assert(HOP_STORE_LIST_PAGE == 1000, "the queries below say LIMIT 1000");
 #define SEL "SELECT " HOP_STORE_LIST_COLS " FROM action_events "
 #define ORD " ORDER BY " HOP_STORE_ORDER " LIMIT 1000"
   static const char q_all[] = SEL ORD;

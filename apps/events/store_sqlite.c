@@ -3,10 +3,10 @@
 #include <limits.h>
 #include <signal.h>
 #include <sqlite3.h>
-#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "events/store_engine.h"
 #include "hopwire/error.h"
@@ -41,7 +41,8 @@ typedef struct sq_writer {
   size_t nsizes;
   sqlite3_stmt *ins[NSIZES];
   sqlite3_stmt *begin, *commit;
-  int dirty; /* committed since the last idle checkpoint */
+  int dirty;  /* committed since the last idle checkpoint */
+  int broken; /* a ROLLBACK failed: reopen the connection before the next transaction */
   uint64_t commits, kill_at; /* the crash test hook (store_engine.h) */
 } sq_writer;
 
@@ -49,6 +50,7 @@ struct sq_eng {
   hop_store *s;
   char *path;
   int busy_ms;
+  int sync;
   sq_writer *w; /* opened in open() (to report errors there), then owned by the writer */
   sqlite3 *rd;
   sqlite3_stmt *list_all, *list_all_after, *list_run, *list_run_after, *count;
@@ -124,12 +126,11 @@ static int open_conn(const char *path, int busy_ms, sqlite3 **out, char *err, si
   return 0;
 }
 
+static void writer_disconnect(sq_writer *w);
+
 static void writer_free(sq_writer *w) {
   if (!w) return;
-  for (size_t i = 0; i < NSIZES; i++) sqlite3_finalize(w->ins[i]);
-  sqlite3_finalize(w->begin);
-  sqlite3_finalize(w->commit);
-  sqlite3_close(w->db);
+  writer_disconnect(w);
   free(w);
 }
 
@@ -149,15 +150,11 @@ static int commit_hook(void *ud) {
   return 0;
 }
 
-static int writer_new(sq_eng *e, const hop_store_config *cfg, char *err, size_t errlen) {
-  sq_writer *w = calloc(1, sizeof(*w));
-  if (!w) return HOP_ENOMEM;
-  w->e = e;
+/* Opens and configures the writer connection (w->db, begin, commit, sizes). */
+static int writer_connect(sq_writer *w, char *err, size_t errlen) {
+  sq_eng *e = w->e;
   int rc = open_conn(e->path, e->busy_ms, &w->db, err, errlen);
-  if (rc != 0) {
-    free(w);
-    return rc;
-  }
+  if (rc != 0) return rc;
   char sql[160];
   sqlite3_stmt *st = NULL;
   /* journal_mode answers with the mode now in force: WAL or nothing. */
@@ -167,7 +164,6 @@ static int writer_new(sq_eng *e, const hop_store_config *cfg, char *err, size_t 
     snprintf(err, errlen, "sqlite: cannot switch '%s' to WAL mode: %s", e->path,
              sqlite3_errmsg(w->db));
     sqlite3_finalize(st);
-    writer_free(w);
     return HOP_EIO;
   }
   sqlite3_finalize(st);
@@ -176,23 +172,46 @@ static int writer_new(sq_eng *e, const hop_store_config *cfg, char *err, size_t 
    * reads once the table outgrew the cache. */
   snprintf(sql, sizeof(sql),
            "PRAGMA synchronous=%d; PRAGMA journal_size_limit=%d; PRAGMA cache_size=-65536;",
-           cfg->sqlite_synchronous, JOURNAL_SIZE_LIMIT);
+           e->sync, JOURNAL_SIZE_LIMIT);
   if (exec_err(w->db, sql, "pragmas", err, errlen) != 0 ||
       exec_err(w->db, SCHEMA, "creating action_events", err, errlen) != 0 ||
       prepare(w->db, "BEGIN IMMEDIATE", &w->begin, err, errlen) != 0 ||
-      prepare(w->db, "COMMIT", &w->commit, err, errlen) != 0) {
-    writer_free(w);
+      prepare(w->db, "COMMIT", &w->commit, err, errlen) != 0)
     return HOP_EIO;
-  }
   int lim = sqlite3_limit(w->db, SQLITE_LIMIT_VARIABLE_NUMBER, -1);
   if (lim > 32766) lim = 32766; /* the documented default since 3.32; Debian allows more */
   size_t max = (size_t)lim / HOP_STORE_COLS;
   if (max < 1) max = 1;
+  w->nsizes = 0;
   w->sizes[w->nsizes++] = max;
   for (size_t i = 0; i < NSIZES - 1; i++)
     if (FIXED_SIZES[i] < max) w->sizes[w->nsizes++] = FIXED_SIZES[i];
   w->kill_at = hop_store_test_kill_at_commit("hook");
   if (w->kill_at) sqlite3_commit_hook(w->db, commit_hook, w);
+  return 0;
+}
+
+static void writer_disconnect(sq_writer *w) {
+  for (size_t i = 0; i < NSIZES; i++) {
+    sqlite3_finalize(w->ins[i]);
+    w->ins[i] = NULL;
+  }
+  sqlite3_finalize(w->begin);
+  sqlite3_finalize(w->commit);
+  w->begin = w->commit = NULL;
+  sqlite3_close(w->db);
+  w->db = NULL;
+}
+
+static int writer_new(sq_eng *e, char *err, size_t errlen) {
+  sq_writer *w = calloc(1, sizeof(*w));
+  if (!w) return HOP_ENOMEM;
+  w->e = e;
+  int rc = writer_connect(w, err, errlen);
+  if (rc != 0) {
+    writer_free(w);
+    return rc;
+  }
   e->w = w;
   return 0;
 }
@@ -263,6 +282,17 @@ static int run_chunk(sq_writer *w, sqlite3_stmt *st, const hop_ev_row *rows, siz
 static int sq_txn(void *wp, hop_store_job *const *jobs, size_t njobs, uint64_t delay_us,
                   char *msg, size_t msglen) {
   sq_writer *w = wp;
+  if (w->broken) {
+    writer_disconnect(w);
+    char err[256];
+    int orc = writer_connect(w, err, sizeof(err));
+    if (orc != 0) {
+      writer_disconnect(w);
+      snprintf(msg, msglen, "%s", err);
+      return HOP_CODE_UNAVAILABLE;
+    }
+    w->broken = 0;
+  }
   int rc = sqlite3_step(w->begin);
   sqlite3_reset(w->begin);
   if (rc != SQLITE_DONE) goto fail;
@@ -274,6 +304,7 @@ static int sq_txn(void *wp, hop_store_job *const *jobs, size_t njobs, uint64_t d
         sqlite3_stmt *st = insert_stmt(w, k, msg, msglen);
         if (!st) {
           sqlite3_exec(w->db, "ROLLBACK", NULL, NULL, NULL);
+          if (!sqlite3_get_autocommit(w->db)) w->broken = 1;
           return HOP_CODE_INTERNAL;
         }
         rc = run_chunk(w, st, rows, w->sizes[k], &jobs[j]->inserted);
@@ -295,8 +326,10 @@ fail:;
    * statement (lang_transaction.html §3): name the cause first, then ROLLBACK anyway (a
    * no-op error when autocommit is back on). */
   int code = fail_code(w, rc, msg, msglen);
-  (void)sqlite3_get_autocommit(w->db); /* 1 = SQLite undid it already; harmless either way */
   sqlite3_exec(w->db, "ROLLBACK", NULL, NULL, NULL);
+  /* Still inside a transaction after ROLLBACK (it failed too, e.g. on an I/O error): the
+   * connection is not trusted again; the next transaction reopens it. */
+  if (!sqlite3_get_autocommit(w->db)) w->broken = 1;
   return code;
 }
 
@@ -304,7 +337,7 @@ fail:;
  * process holding one just means "later". */
 static void sq_idle(void *wp) {
   sq_writer *w = wp;
-  if (!w->dirty) return;
+  if (!w->dirty || !w->db) return;
   sqlite3_busy_timeout(w->db, 0);
   int rc = sqlite3_wal_checkpoint_v2(w->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
   sqlite3_busy_timeout(w->db, w->e->busy_ms);
@@ -350,7 +383,8 @@ static int sq_open(hop_store *s, const hop_store_config *cfg, const char *target
     free(e);
     return HOP_ENOMEM;
   }
-  int rc = writer_new(e, cfg, err, errlen);
+  e->sync = cfg->sqlite_synchronous;
+  int rc = writer_new(e, err, errlen);
   if (rc == 0) rc = open_conn(e->path, e->busy_ms, &e->rd, err, errlen);
   if (rc == 0) {
 #define SEL "SELECT " HOP_STORE_LIST_COLS " FROM action_events "

@@ -4,8 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cliargs.h"
 #include "commands.h"
-#include "core/clock.h"
 #include "events/prom.h"
 #include "hopwire/error.h"
 #include "hopwire/server.h"
@@ -49,38 +49,6 @@ static void usage(FILE *f) {
           "DUR: 250ms, 1.5s, 2m, 500us (a bare number is seconds). BYTES: 4096, 64k, 4m.\n");
 }
 
-static int parse_u64(const char *s, uint64_t *out) {
-  char *end;
-  errno = 0;
-  unsigned long long v = strtoull(s, &end, 10);
-  if (errno || end == s || *end || s[0] == '-') return -1;
-  *out = v;
-  return 0;
-}
-
-static int parse_bytes(const char *s, uint64_t *out) {
-  char *end;
-  errno = 0;
-  unsigned long long v = strtoull(s, &end, 10);
-  if (errno || end == s || s[0] == '-') return -1;
-  uint64_t mul = 1;
-  if (*end == 'k' || *end == 'K') mul = 1024, end++;
-  else if (*end == 'm' || *end == 'M') mul = 1024 * 1024, end++;
-  else if (*end == 'g' || *end == 'G') mul = 1024ull * 1024 * 1024, end++;
-  if (*end == 'i' || *end == 'b' || *end == 'B') end++;
-  if (*end == 'B') end++;
-  if (*end || v > UINT64_MAX / mul) return -1;
-  *out = v * mul;
-  return 0;
-}
-
-static int parse_dur_ms(const char *s, uint64_t *out) {
-  uint64_t us;
-  if (hop_parse_duration(s, 1000000, &us)) return -1;
-  *out = us / 1000;
-  return 0;
-}
-
 /* "BURST/RATE": BURST >= 1, RATE >= 0 (0 = the burst is all there is). */
 static int parse_bucket(const char *s, uint32_t *burst, uint32_t *rate) {
   char b[32];
@@ -89,32 +57,10 @@ static int parse_bucket(const char *s, uint32_t *burst, uint32_t *rate) {
   if (!slash || (size_t)(slash - s) >= sizeof(b)) return -1;
   memcpy(b, s, (size_t)(slash - s));
   b[slash - s] = 0;
-  if (parse_u64(b, &vb) || parse_u64(slash + 1, &vr) || !vb || vb > UINT32_MAX || vr > UINT32_MAX)
+  if (hop_cli_u64(b, &vb) || hop_cli_u64(slash + 1, &vr) || !vb || vb > UINT32_MAX || vr > UINT32_MAX)
     return -1;
   *burst = (uint32_t)vb;
   *rate = (uint32_t)vr;
-  return 0;
-}
-
-/* "host:port", "[v6]:port", ":port". */
-static int parse_listen(const char *a, char *host, size_t hlen, uint16_t *port) {
-  const char *colon;
-  if (a[0] == '[') {
-    const char *rb = strchr(a, ']');
-    if (!rb || rb[1] != ':' || (size_t)(rb - a - 1) >= hlen) return -1;
-    memcpy(host, a + 1, (size_t)(rb - a - 1));
-    host[rb - a - 1] = 0;
-    colon = rb + 1;
-  } else {
-    colon = strrchr(a, ':');
-    if (!colon || (size_t)(colon - a) >= hlen) return -1;
-    memcpy(host, a, (size_t)(colon - a));
-    host[colon - a] = 0;
-    if (!host[0]) strcpy(host, "0.0.0.0");
-  }
-  uint64_t p;
-  if (parse_u64(colon + 1, &p) || p > 65535) return -1;
-  *port = (uint16_t)p;
   return 0;
 }
 
@@ -163,20 +109,20 @@ int hop_cmd_serve(int argc, char **argv) {
       return 2;
     }
     if (!strcmp(a, "--listen")) listen = v;
-    else if (!strcmp(a, "--threads")) bad = parse_u64(v, &n) || n > 256 || !(cfg.threads = (unsigned)n);
-    else if (!strcmp(a, "--delay")) bad = parse_dur_ms(v, &delay_ms);
-    else if (!strcmp(a, "--max-conns")) bad = parse_u64(v, &n) || !n || n > UINT32_MAX || !(cfg.max_connections = (unsigned)n);
-    else if (!strcmp(a, "--max-streams")) bad = parse_u64(v, &n) || !n || n > UINT32_MAX || !(cfg.max_concurrent_streams = (uint32_t)n);
-    else if (!strcmp(a, "--max-header-list")) bad = parse_bytes(v, &n) || n < 256 || !(cfg.max_header_list_size = n);
-    else if (!strcmp(a, "--max-body")) bad = parse_bytes(v, &n) || (cfg.max_body_size = n, 0);
-    else if (!strcmp(a, "--max-conn-body")) bad = parse_bytes(v, &n) || (cfg.max_conn_body_buffer = n, 0);
-    else if (!strcmp(a, "--max-body-buffer")) bad = parse_bytes(v, &n) || (cfg.max_body_buffer = n, 0);
-    else if (!strcmp(a, "--header-timeout")) bad = parse_dur_ms(v, &cfg.header_timeout_ms) || !cfg.header_timeout_ms;
-    else if (!strcmp(a, "--body-timeout")) bad = parse_dur_ms(v, &cfg.body_timeout_ms) || !cfg.body_timeout_ms;
-    else if (!strcmp(a, "--idle-timeout")) bad = parse_dur_ms(v, &cfg.idle_timeout_ms) || !cfg.idle_timeout_ms;
-    else if (!strcmp(a, "--drain-timeout")) bad = parse_dur_ms(v, &cfg.drain_timeout_ms) || !cfg.drain_timeout_ms;
-    else if (!strcmp(a, "--max-empty-frames")) bad = parse_u64(v, &n) || !n || n > UINT32_MAX || !(cfg.max_empty_frames = (uint32_t)n);
-    else if (!strcmp(a, "--max-control-rate")) bad = parse_u64(v, &n) || !n || n > UINT32_MAX || !(cfg.max_control_per_sec = (uint32_t)n);
+    else if (!strcmp(a, "--threads")) bad = hop_cli_u64(v, &n) || n > 256 || !(cfg.threads = (unsigned)n);
+    else if (!strcmp(a, "--delay")) bad = hop_cli_dur_ms(v, &delay_ms);
+    else if (!strcmp(a, "--max-conns")) bad = hop_cli_u64(v, &n) || !n || n > UINT32_MAX || !(cfg.max_connections = (unsigned)n);
+    else if (!strcmp(a, "--max-streams")) bad = hop_cli_u64(v, &n) || !n || n > UINT32_MAX || !(cfg.max_concurrent_streams = (uint32_t)n);
+    else if (!strcmp(a, "--max-header-list")) bad = hop_cli_bytes(v, &n) || n < 256 || !(cfg.max_header_list_size = n);
+    else if (!strcmp(a, "--max-body")) bad = hop_cli_bytes(v, &n) || (cfg.max_body_size = n, 0);
+    else if (!strcmp(a, "--max-conn-body")) bad = hop_cli_bytes(v, &n) || (cfg.max_conn_body_buffer = n, 0);
+    else if (!strcmp(a, "--max-body-buffer")) bad = hop_cli_bytes(v, &n) || (cfg.max_body_buffer = n, 0);
+    else if (!strcmp(a, "--header-timeout")) bad = hop_cli_dur_ms(v, &cfg.header_timeout_ms) || !cfg.header_timeout_ms;
+    else if (!strcmp(a, "--body-timeout")) bad = hop_cli_dur_ms(v, &cfg.body_timeout_ms) || !cfg.body_timeout_ms;
+    else if (!strcmp(a, "--idle-timeout")) bad = hop_cli_dur_ms(v, &cfg.idle_timeout_ms) || !cfg.idle_timeout_ms;
+    else if (!strcmp(a, "--drain-timeout")) bad = hop_cli_dur_ms(v, &cfg.drain_timeout_ms) || !cfg.drain_timeout_ms;
+    else if (!strcmp(a, "--max-empty-frames")) bad = hop_cli_u64(v, &n) || !n || n > UINT32_MAX || !(cfg.max_empty_frames = (uint32_t)n);
+    else if (!strcmp(a, "--max-control-rate")) bad = hop_cli_u64(v, &n) || !n || n > UINT32_MAX || !(cfg.max_control_per_sec = (uint32_t)n);
     else if (!strcmp(a, "--max-resets-sent")) bad = parse_bucket(v, &cfg.max_resets_sent_burst, &cfg.max_resets_sent_rate);
     else {
       fprintf(stderr, "hopwire serve: unknown option '%s' (see --help)\n", a);
@@ -192,7 +138,7 @@ int hop_cmd_serve(int argc, char **argv) {
     fprintf(stderr, "hopwire serve: --listen ADDR is required (e.g. 127.0.0.1:8080)\n");
     return 2;
   }
-  if (parse_listen(listen, host, sizeof(host), &cfg.port)) {
+  if (hop_cli_listen(listen, host, sizeof(host), &cfg.port)) {
     fprintf(stderr, "hopwire serve: bad --listen address '%s' (want HOST:PORT)\n", listen);
     return 2;
   }

@@ -62,7 +62,10 @@ typedef struct hop_event_batcher_config {
   uint64_t max_delay_us;     /* FLYTE: 25 ms after a batch's first event. ADAPTIVE: a
                                 linger applied only while RPCs are in flight; 0 */
   uint32_t flush_workers;    /* FLYTE: concurrent RPCs; 32 */
-  uint32_t max_inflight;     /* ADAPTIVE: RPCs in flight before events accumulate; 4 */
+  uint32_t max_inflight;     /* ADAPTIVE: RPCs in flight before events accumulate; 4
+                                (measured: 512 reconcilers into events-proxy + run-service
+                                + SQLite, 1..16 within noise, 4 best or tied with the
+                                fewest RPCs after 1-2; 16 lost ~25 %) */
   uint32_t queue_depth;      /* events queued and not yet sent; 8192. Full: a recorder
                                 waits for room until its own deadline, then HOP_EQUEUEFULL */
   uint64_t flush_timeout_ms; /* per-RPC deadline (Connect-Timeout-Ms); 30000 */

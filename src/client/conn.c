@@ -174,10 +174,17 @@ static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf) {
   buf->len = sizeof(conn->client->rbuf);
 }
 
-static int starts_like_http1(const uint8_t *p, size_t n) {
-  static const char pre[] = "HTTP/1.";
-  size_t k = n < sizeof(pre) - 1 ? n : sizeof(pre) - 1;
-  return k > 0 && memcmp(p, pre, k) == 0;
+/* Whether |p| (|n| <= 9 bytes) can still be the header of the server's first SETTINGS frame
+ * (not an ACK, stream 0, a length that fits one frame). Anything else (an HTTP/1.1 status
+ * line, an HTML error page, ...) means the peer does not speak HTTP/2. */
+static int may_be_settings(const uint8_t *p, size_t n) {
+  static const uint8_t want[9] = {0, 0, 0, NGHTTP2_SETTINGS, 0, 0, 0, 0, 0};
+  for (size_t i = 0; i < n; i++) {
+    if (i == 1 || i == 2) continue;                   /* length: anything below 64 KiB */
+    if (i == 4 ? (p[i] & NGHTTP2_FLAG_ACK) != 0 : (i == 5 ? (p[i] & 0x7f) : p[i]) != want[i])
+      return 0;
+  }
+  return 1;
 }
 
 /* An h2c attempt met an HTTP/1.1 peer (or one that hung up before SETTINGS). */
@@ -200,16 +207,34 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
     const uint8_t *p = (const uint8_t *)buf->base;
     size_t n = (size_t)nread;
     conn->last_recv_ms = hop_now_ms();
-    int first = conn->bytes_in == 0;
     conn->bytes_in += n;
     int rv;
     if (conn->proto == HOP_PROTO_H2C) {
-      if (first && conn->state == CONN_HANDSHAKE && starts_like_http1(p, n)) {
-        h2_rejected(conn, HOP_EPROTO);
-        client_kick(c);
-        return;
+      if (conn->state == CONN_HANDSHAKE && conn->pre_len < sizeof(conn->pre)) {
+        /* The answer to our preface must start with a SETTINGS frame: held until its
+         * header is complete, then fed to the session. */
+        size_t k = sizeof(conn->pre) - conn->pre_len;
+        if (k > n) k = n;
+        memcpy(conn->pre + conn->pre_len, p, k);
+        conn->pre_len += (uint8_t)k;
+        p += k;
+        n -= k;
+        if (!may_be_settings(conn->pre, conn->pre_len)) {
+          hop_log_info("client: %s:%u does not answer HTTP/2 (no SETTINGS first)",
+                       conn->origin->host, conn->origin->port);
+          h2_rejected(conn, HOP_EPROTO);
+          client_kick(c);
+          return;
+        }
+        if (conn->pre_len < sizeof(conn->pre)) {
+          client_kick(c);
+          return;
+        }
+        rv = h2_on_read(conn, conn->pre, sizeof(conn->pre));
+        if (rv == HOP_OK && n && conn->state != CONN_CLOSING) rv = h2_on_read(conn, p, n);
+      } else {
+        rv = h2_on_read(conn, p, n);
       }
-      rv = h2_on_read(conn, p, n);
     } else {
       rv = h1_on_read(conn, p, n);
     }

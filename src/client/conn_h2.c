@@ -11,6 +11,7 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "h2/client_opts.h"
+#include "h2/h2_gate.h"
 
 #define HOP_H2_FLUSH_CHUNK (64u << 10)
 
@@ -101,6 +102,7 @@ static int on_frame_recv(nghttp2_session *s, const nghttp2_frame *f, void *ud) {
   hop_conn *conn = CONN(ud);
   hop_client *c = conn->client;
   hop_origin *o = conn->origin;
+  hop_h2_gate_on_recv(&conn->gate, f);
   switch (f->hd.type) {
   case NGHTTP2_SETTINGS:
     if (f->hd.flags & NGHTTP2_FLAG_ACK) break;
@@ -173,6 +175,8 @@ static int on_stream_close(nghttp2_session *s, int32_t sid, uint32_t code, void 
       call_retry_or_fail(call, 1, conn->goaway ? HOP_EGOAWAY : HOP_EREFUSED);
     } else if (conn->goaway && sid > conn->goaway_last_id) {
       call_retry_or_fail(call, 1, HOP_EGOAWAY);
+    } else if (call->fail_err) {
+      call_retry_or_fail(call, 0, call->fail_err); /* we reset it: the server broke a rule */
     } else {
       call_retry_or_fail(call, 0, HOP_ERESET);
     }
@@ -183,6 +187,12 @@ static int on_stream_close(nghttp2_session *s, int32_t sid, uint32_t code, void 
 
 static int on_frame_send(nghttp2_session *s, const nghttp2_frame *f, void *ud) {
   hop_conn *conn = CONN(ud);
+  hop_h2_gate_on_send(&conn->gate, f);
+  if (f->hd.type == NGHTTP2_RST_STREAM && (f->rst_stream.error_code == NGHTTP2_PROTOCOL_ERROR ||
+                                           f->rst_stream.error_code == NGHTTP2_STREAM_CLOSED)) {
+    hop_call *call = live_call(conn, f->hd.stream_id);
+    if (call && !call->fail_err) call->fail_err = HOP_EPROTO;
+  }
   if (f->hd.type == NGHTTP2_HEADERS) {
     hop_call *call = live_call(conn, f->hd.stream_id);
     if (call) call->written = 1;
@@ -202,6 +212,11 @@ static int on_frame_not_send(nghttp2_session *s, const nghttp2_frame *f, int lib
     call_unref(call);
     break;
   }
+  return 0;
+}
+
+static int on_invalid_frame(nghttp2_session *s, const nghttp2_frame *f, int err, void *ud) {
+  hop_h2_gate_on_invalid(&CONN(ud)->gate, f);
   return 0;
 }
 
@@ -232,6 +247,7 @@ static void cbs_init(void) {
   nghttp2_session_callbacks_set_on_stream_close_callback(g_cbs, on_stream_close);
   nghttp2_session_callbacks_set_on_frame_send_callback(g_cbs, on_frame_send);
   nghttp2_session_callbacks_set_on_frame_not_send_callback(g_cbs, on_frame_not_send);
+  nghttp2_session_callbacks_set_on_invalid_frame_recv_callback(g_cbs, on_invalid_frame);
 }
 
 int h2_session_init(hop_conn *conn) {
@@ -248,15 +264,23 @@ int h2_session_init(hop_conn *conn) {
     conn->ng = NULL;
     return HOP_ENOMEM;
   }
+  hop_h2_gate_init(&conn->gate, 0);
   rv = hop_h2_client_submit_settings(conn->ng, c->cfg.h2_stream_window, c->cfg.h2_conn_window,
                                      c->cfg.max_response_headers);
   return rv;
 }
 
 int h2_on_read(hop_conn *conn, const uint8_t *p, size_t n) {
-  ssize_t rv = nghttp2_session_mem_recv(conn->ng, p, n);
+  ssize_t rv = hop_h2_gate_recv(&conn->gate, conn->ng, p, n);
   if (rv < 0) {
     hop_log_info("client: h2 session error: %s", nghttp2_strerror((int)rv));
+    return HOP_EPROTO;
+  }
+  if (conn->gate.error) {
+    /* The server broke RFC 9113: our GOAWAY goes out, then the connection's calls fail. */
+    hop_log_warn("client: %s:%u: %s: GOAWAY(%s)", conn->origin->host, conn->origin->port,
+                 conn->gate.reason, nghttp2_http2_strerror(conn->gate.error));
+    h2_flush(conn);
     return HOP_EPROTO;
   }
   conn_mark_dirty(conn); /* ACKs, WINDOW_UPDATEs, requests submitted from callbacks */

@@ -13,6 +13,7 @@
 #include "client/waker.h"
 #include "core/buf.h"
 #include "h1/h1_response.h"
+#include "h2/h2_gate.h"
 #include "hopwire/client.h"
 #include "hopwire/error.h"
 #include "hopwire/stats.h"
@@ -125,6 +126,9 @@ struct hop_conn {
   uint64_t served;               /* calls completed with a response */
   hop_call *calls_head, *calls_tail;
   hop_call *held_head;           /* calls nghttp2 may still call back about (one ref each) */
+  hop_h2_gate gate;              /* RFC 9113 checks on the server's frames (h2/h2_gate.h) */
+  uint8_t pre[9];                /* the first bytes of the answer to our preface */
+  uint8_t pre_len;               /* (a SETTINGS frame header, or the peer is not HTTP/2) */
   int ping_outstanding;
   uint64_t ping_sent_ms;
   /* h1 */

@@ -20,7 +20,11 @@
  *            optional linger, applied only while RPCs are in flight); otherwise events
  *            accumulate and leave, up to the caps, when an RPC completes.
  * Sends and callbacks run without the lock, so callbacks can record again; a record never
- * sends nor completes anything itself, so there is no recursion. */
+ * sends nor completes anything itself, so there is no recursion. One shortcut: ADAPTIVE over
+ * hop_rpc, a completing batch keeps its slot through its callbacks, then sends what they
+ * recorded from its own thread (see batch_done): at low load no event waits for the batcher
+ * thread to wake (measured: 1 reconciler, CPU per event as a direct RPC's, half of what the
+ * hop cost). */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -36,6 +40,7 @@
 #include <unistd.h>
 
 #define EV_MIN_BATCH_BYTES 16
+#define EV_MAX_TIMEOUT_MS (30ull * 24 * 3600 * 1000) /* deadlines are clamped to 30 days */
 
 typedef struct ev {
   struct ev *next;
@@ -74,6 +79,7 @@ struct hop_event_batcher {
   uint32_t active;         /* batches sent and not yet fully completed (callbacks included) */
   uint32_t room_waiters;
   int batcher_waiting;
+  uint64_t wake_at_us;     /* when the waiting batcher thread wakes by itself (UINT64_MAX) */
   int stopping;
 
   hop_event_batcher_stats st;
@@ -136,6 +142,17 @@ static void complete_chain(ev *e, int err, hop_code code, const char *msg, uint3
   tl_in_cb--;
 }
 
+static batch *take_batch(hop_event_batcher *b, uint64_t now);
+static int next_action(hop_event_batcher *b, uint64_t now, uint64_t *until_us);
+static void send_taken(hop_event_batcher *b, batch *bt, uint64_t now);
+
+/* Inline sends from a completing thread never nest (a send that fails at once completes
+ * its batch right there; that completion leaves the next send to the batcher thread). */
+static _Thread_local int tl_send_depth;
+/* The batcher whose completion on this thread will send what its callbacks record: records
+ * into it need not wake the batcher thread. */
+static _Thread_local hop_event_batcher *tl_inline_b;
+
 static void batch_done(void *ctx, int err, hop_code code, const char *message) {
   batch *bt = ctx;
   hop_event_batcher *b = bt->b;
@@ -143,8 +160,13 @@ static void batch_done(void *ctx, int err, hop_code code, const char *message) {
   hop_code rcode = code;
   if (err == HOP_OK && code != HOP_CODE_OK) rerr = HOP_ERPC;
   if (err != HOP_OK) rcode = hop_code_from_err(err);
+  /* ADAPTIVE over hop_rpc: keep the RPC slot through the callbacks, so what they record
+   * leaves together, sent from this thread at once (no hop to the batcher thread: a lone
+   * event's cost at low load). hop_rpc never completes inside the start call, so this
+   * cannot recurse; a custom send may, so it keeps the batcher-thread path. */
+  int inline_send = !b->cfg.send && b->cfg.policy == HOP_BATCH_ADAPTIVE && tl_send_depth == 0;
   pthread_mutex_lock(&b->mu);
-  b->inflight--; /* free the slot first: accumulated events may leave while we call back */
+  if (!inline_send) b->inflight--; /* free the slot first: accumulated events may leave now */
   if (rerr == HOP_OK) {
     b->st.batches_ok++;
     b->st.acknowledged += bt->n;
@@ -152,15 +174,32 @@ static void batch_done(void *ctx, int err, hop_code code, const char *message) {
     b->st.batches_failed++;
     b->st.failed += bt->n;
   }
-  if (b->qcount && b->batcher_waiting) pthread_cond_signal(&b->wake);
+  if (!inline_send && b->qcount && b->batcher_waiting) pthread_cond_signal(&b->wake);
   pthread_mutex_unlock(&b->mu);
 
+  hop_event_batcher *outer = tl_inline_b;
+  if (inline_send) tl_inline_b = b;
   complete_chain(bt->head, rerr, rcode, message, bt->n);
+  tl_inline_b = outer;
   free(bt);
 
+  batch *next = NULL;
+  uint64_t now = 0, until;
   pthread_mutex_lock(&b->mu);
+  if (inline_send) {
+    b->inflight--;
+    now = hop_now_us();
+    if (!b->stopping && next_action(b, now, &until)) next = take_batch(b, now);
+    if (!next && b->qcount && b->batcher_waiting) pthread_cond_signal(&b->wake);
+  }
+  /* |next| holds its own reference (active), so |b| outlives this function's last touch */
   if (--b->active == 0 && b->stopping) pthread_cond_broadcast(&b->idle);
   pthread_mutex_unlock(&b->mu);
+  if (next) {
+    tl_send_depth++;
+    send_taken(b, next, now);
+    tl_send_depth--;
+  }
 }
 
 /* ---- transport ---- */
@@ -187,6 +226,32 @@ static int send_batch(hop_event_batcher *b, batch *bt, const uint8_t *body, size
   o.message_len = len;
   o.timeout_ms = timeout_ms;
   return hop_rpc_call_start(b->cfg.client, &o, on_rpc_done, bt, NULL);
+}
+
+/* Encodes and sends a batch taken off the queue (lock not held). On a send error the batch
+ * completes at once, with that error. */
+static void send_taken(hop_event_batcher *b, batch *bt, uint64_t now) {
+  /* The RPC deadline: the flush timeout, but no later than the last recorder's. */
+  uint64_t latest = 0;
+  for (ev *e = bt->head; e; e = e->next)
+    if (e->deadline_us > latest) latest = e->deadline_us;
+  uint64_t timeout_ms = b->cfg.flush_timeout_ms;
+  uint64_t left_ms = latest > now ? (latest - now + 999) / 1000 : 1;
+  if (left_ms < timeout_ms) timeout_ms = left_ms;
+  int rc = HOP_ENOMEM;
+  uint8_t *body = malloc(bt->bytes ? bt->bytes : 1);
+  if (body) {
+    uint8_t *p = body;
+    for (ev *e = bt->head; e; e = e->next) {
+      *p++ = 0x0a; /* field 1, wire type 2 */
+      p = put_varint(p, e->len);
+      memcpy(p, e->data, e->len);
+      p += e->len;
+    }
+    rc = send_batch(b, bt, body, bt->bytes, timeout_ms); /* bt may be gone when it returns */
+    free(body);
+  }
+  if (rc != HOP_OK) batch_done(bt, rc, hop_code_from_err(rc), hop_strerror(rc));
 }
 
 /* ---- batcher thread ---- */
@@ -297,33 +362,14 @@ static void *batcher_main(void *arg) {
       if (!bt) { /* retry after a short pause rather than failing events for a transient ENOMEM */
         until = now + 1000;
       } else {
-        /* The RPC deadline: the flush timeout, but no later than the last recorder's. */
-        uint64_t latest = 0;
-        for (ev *e = bt->head; e; e = e->next)
-          if (e->deadline_us > latest) latest = e->deadline_us;
         pthread_mutex_unlock(&b->mu);
-        uint64_t timeout_ms = b->cfg.flush_timeout_ms;
-        uint64_t left_ms = latest > now ? (latest - now + 999) / 1000 : 1;
-        if (left_ms < timeout_ms) timeout_ms = left_ms;
-        int rc = HOP_ENOMEM;
-        uint8_t *body = malloc(bt->bytes ? bt->bytes : 1);
-        if (body) {
-          uint8_t *p = body;
-          for (ev *e = bt->head; e; e = e->next) {
-            *p++ = 0x0a; /* field 1, wire type 2 */
-            p = put_varint(p, e->len);
-            memcpy(p, e->data, e->len);
-            p += e->len;
-          }
-          rc = send_batch(b, bt, body, bt->bytes, timeout_ms); /* bt may be gone when it returns */
-          free(body);
-        }
-        if (rc != HOP_OK) batch_done(bt, rc, hop_code_from_err(rc), hop_strerror(rc));
+        send_taken(b, bt, now);
         pthread_mutex_lock(&b->mu);
         continue;
       }
     }
     b->batcher_waiting = 1;
+    b->wake_at_us = until;
     if (until == UINT64_MAX) {
       pthread_cond_wait(&b->wake, &b->mu);
     } else {
@@ -352,7 +398,7 @@ int hop_event_batcher_new(hop_event_batcher **out, const hop_event_batcher_confi
   *out = NULL;
   if (cfg->policy != HOP_BATCH_FLYTE && cfg->policy != HOP_BATCH_ADAPTIVE) return HOP_EINVAL;
   if (!cfg->max_batch_events || cfg->max_batch_bytes < EV_MIN_BATCH_BYTES || !cfg->queue_depth ||
-      !cfg->flush_timeout_ms || !cfg->max_queue_bytes)
+      !cfg->flush_timeout_ms || cfg->flush_timeout_ms > EV_MAX_TIMEOUT_MS || !cfg->max_queue_bytes)
     return HOP_EINVAL;
   if (cfg->policy == HOP_BATCH_FLYTE ? !cfg->flush_workers : !cfg->max_inflight) return HOP_EINVAL;
   if (!cfg->send && (!cfg->client || !cfg->base_url)) return HOP_EINVAL;
@@ -413,7 +459,9 @@ int hop_event_record_async(hop_event_batcher *b, const void *event, size_t len,
   e->framed = framed;
   if (len) memcpy(e->data, event, len);
   uint64_t now = hop_now_us();
-  e->deadline_us = now + (timeout_ms ? timeout_ms : b->cfg.flush_timeout_ms) * 1000u;
+  uint64_t tmo = timeout_ms ? timeout_ms : b->cfg.flush_timeout_ms;
+  if (tmo > EV_MAX_TIMEOUT_MS) tmo = EV_MAX_TIMEOUT_MS; /* no overflow of the deadline */
+  e->deadline_us = now + tmo * 1000u;
 
   pthread_mutex_lock(&b->mu);
   while (!b->stopping &&
@@ -448,9 +496,11 @@ int hop_event_record_async(hop_event_batcher *b, const void *event, size_t len,
   if (e->deadline_us < b->min_deadline_us) b->min_deadline_us = e->deadline_us;
   b->st.recorded++;
   /* Wake the batcher only when the policy may act on this event: it started a batch's timer
-   * (FLYTE), filled a batch, or found a free RPC slot (ADAPTIVE). */
-  if (b->batcher_waiting &&
-      (b->qcount == 1 || queue_full_batch(b) ||
+   * (FLYTE), filled a batch, found a free RPC slot (ADAPTIVE), or its deadline comes before
+   * the batcher's next wake-up (the sweep must run then); and not when this thread is
+   * completing a batch that sends (or signals) right after its callbacks. */
+  if (b->batcher_waiting && tl_inline_b != b &&
+      (b->qcount == 1 || queue_full_batch(b) || e->deadline_us < b->wake_at_us ||
        (b->cfg.policy == HOP_BATCH_ADAPTIVE && b->inflight < b->cap_inflight)))
     pthread_cond_signal(&b->wake);
   pthread_mutex_unlock(&b->mu);

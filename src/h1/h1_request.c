@@ -78,9 +78,17 @@ static int finish_field(hop_h1_parser *hp) {
   return check_field(hp, f);
 }
 
+/* Chunked trailers come through the header callbacks after the head is done: they are no
+ * request headers (and were never checked as such). Counted against the head cap, not kept. */
+static int trailer_bytes(hop_h1_parser *hp, size_t len) {
+  hp->head_bytes += len;
+  return hp->head_bytes > hp->max_head ? fail(hp, 431) : 0;
+}
+
 static int on_header_field(http_parser *p, const char *at, size_t len) {
   hop_h1_parser *hp = P(p);
   hop_h1_request *r = &hp->req;
+  if (hp->state == HOP_H1_BODY) return trailer_bytes(hp, len);
   if (hp->last_cb != 1) {
     if (finish_field(hp)) return 1;
     if (r->nfields == MAX_FIELDS) return fail(hp, 431);
@@ -112,6 +120,7 @@ static int on_header_field(http_parser *p, const char *at, size_t len) {
 static int on_header_value(http_parser *p, const char *at, size_t len) {
   hop_h1_parser *hp = P(p);
   hop_h1_request *r = &hp->req;
+  if (hp->state == HOP_H1_BODY) return trailer_bytes(hp, len);
   if (hp->last_cb == 1) {
     hop_h1_field *f = &r->fields[r->nfields - 1];
     f->name_len = r->arena.len - f->name_off;

@@ -6,6 +6,7 @@
 #include "hopwire/error.h"
 
 void hop_json_init(hop_json *j, const char *p, size_t len) {
+  if (!p) p = ""; /* an empty body may have no buffer: NULL + 0 is undefined behaviour */
   j->p = p;
   j->end = p + len;
   j->depth = 0;

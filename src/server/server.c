@@ -475,6 +475,32 @@ int hop_server_start(hop_server *s) {
   return HOP_OK;
 }
 
+int hop_server_start_inline(hop_server *s, uv_loop_t **loop) {
+  if (!s || !loop) return HOP_EINVAL;
+  if (s->started) return HOP_ESTATE;
+  s->cfg.threads = 1;
+  int rv = hop_h2_server_init(s);
+  if (rv) return rv;
+  s->workers = calloc(1, sizeof(*s->workers));
+  hop_worker *w = NULL;
+  rv = s->workers ? worker_init(s, 0, &w) : HOP_ENOMEM;
+  if (rv) {
+    if (w) worker_abort(w);
+    free(s->workers);
+    s->workers = NULL;
+    hop_h2_server_free(s);
+    return rv;
+  }
+  s->workers[0] = w;
+  s->nworkers = 1;
+  atomic_store(&s->workers_running, 1);
+  s->started = 1;
+  s->joined = 1; /* no thread to join */
+  w->tid = uv_thread_self();
+  *loop = &w->loop;
+  return HOP_OK;
+}
+
 uint16_t hop_server_port(const hop_server *s) { return s ? s->port : 0; }
 
 int hop_server_address(const hop_server *s, char *buf, size_t len) {

@@ -10,6 +10,8 @@
 
 static const char PREFACE[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 #define PREFACE_LEN 24
+#define PREFACE_H2_START 14 /* "PRI * HTTP/2.0": an HTTP/2 client, whatever follows */
+static const uint64_t s_close_grace_ms = 1000;
 
 typedef struct hop_wreq {
   uv_write_t w;
@@ -124,15 +126,32 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
 }
 
 static void sniff(hop_conn *c, const char *data, size_t len) {
+  if (c->close_after_write) return; /* answered the bad preface: closing */
   int rv = hop_buf_append(&c->inbuf, data, len);
   if (rv) {
     hop_conn_close(c);
     return;
   }
   size_t n = c->inbuf.len < PREFACE_LEN ? c->inbuf.len : PREFACE_LEN;
-  int is_h2 = memcmp(c->inbuf.data, PREFACE, n) == 0;
+  size_t same = 0;
+  while (same < n && c->inbuf.data[same] == (uint8_t)PREFACE[same]) same++;
+  int is_h2 = same == n;
   if (is_h2 && n < PREFACE_LEN) return; /* wait for the whole preface */
   hop_worker *w = c->w;
+  if (!is_h2 && same >= PREFACE_H2_START) {
+    /* "PRI * HTTP/2.0" with a wrong tail: an HTTP/2 client with a bad preface, not an
+     * HTTP/1.1 request (RFC 9113 3.4: connection error PROTOCOL_ERROR). */
+    static const uint8_t goaway[17] = {0, 0, 8, NGHTTP2_GOAWAY, 0, 0, 0, 0, 0,
+                                       0, 0, 0, 0, 0, 0, 0, NGHTTP2_PROTOCOL_ERROR};
+    HOP_STAT_ADD(w, protocol_errors, 1);
+    HOP_STAT_ADD(w, goaways_sent, 1);
+    hop_buf_clear(&c->inbuf);
+    c->close_after_write = 1;
+    c->deadline_ms = hop_now_ms() + s_close_grace_ms;
+    uv_buf_t b = uv_buf_init((char *)goaway, sizeof(goaway));
+    if (hop_conn_write(c, &b, 1, NULL) == HOP_OK) hop_conn_update_reading(c);
+    return;
+  }
   if (is_h2) {
     if (hop_h2_conn_start(c)) {
       hop_conn_close(c);
@@ -182,7 +201,7 @@ void hop_conn_update_reading(hop_conn *c) {
   int want = c->wpending < HOP_SRV_WRITE_HIGH;
   /* HTTP/1.1 keeps reading while a request is in flight, so that a client going away
    * cancels it; pipelined bytes wait in inbuf, up to a bound. */
-  if (c->proto == HOP_CONN_H1 && (c->close_after_write || c->inbuf.len >= HOP_SRV_READ_BUF))
+  if (c->proto != HOP_CONN_H2 && (c->close_after_write || c->inbuf.len >= HOP_SRV_READ_BUF))
     want = 0;
   if (want && !c->reading) {
     if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0) c->reading = 1;
@@ -192,36 +211,30 @@ void hop_conn_update_reading(hop_conn *c) {
   }
 }
 
-void hop_conn_accept(hop_worker *w) {
-  hop_server *s = w->s;
+/* A new connection around the worker's socket handle, not yet opened. */
+static hop_conn *conn_new(hop_worker *w) {
   hop_conn *c = calloc(1, sizeof(*c));
-  if (!c) {
-    /* Take the socket anyway so it does not sit in the backlog, then drop it. */
-    uv_tcp_t *t = malloc(sizeof(*t));
-    if (!t) return;
-    uv_tcp_init(&w->loop, t);
-    if (uv_accept((uv_stream_t *)&w->listener, (uv_stream_t *)t) == 0) {}
-    uv_close((uv_handle_t *)t, (uv_close_cb)free);
-    return;
-  }
+  if (!c) return NULL;
   c->w = w;
   atomic_init(&c->refs, 1);
   uv_tcp_init(&w->loop, &c->tcp);
   c->tcp.data = c;
   hop_buf_init(&c->inbuf, 1024 * 1024);
   hop_buf_init(&c->wbuf, SIZE_MAX);
-  if (uv_accept((uv_stream_t *)&w->listener, (uv_stream_t *)&c->tcp) != 0) {
-    uv_close((uv_handle_t *)&c->tcp, (uv_close_cb)free);
-    hop_buf_free(&c->inbuf);
-    return;
-  }
+  return c;
+}
+
+/* The socket is open: the connection cap, then reading. Returns 0, or -1 when refused
+ * (closed and freed). */
+static int conn_admit(hop_worker *w, hop_conn *c) {
+  hop_server *s = w->s;
   uint64_t open = atomic_fetch_add_explicit(&s->conns_open, 1, memory_order_relaxed);
   if (open >= s->cfg.max_connections || w->drain_started) {
     atomic_fetch_sub_explicit(&s->conns_open, 1, memory_order_relaxed);
     HOP_STAT_ADD(w, connections_rejected, 1);
     uv_close((uv_handle_t *)&c->tcp, (uv_close_cb)free);
     hop_buf_free(&c->inbuf);
-    return;
+    return -1;
   }
   HOP_STAT_ADD(w, connections_total, 1);
   uv_tcp_nodelay(&c->tcp, 1);
@@ -231,6 +244,38 @@ void hop_conn_accept(hop_worker *w) {
   w->nconns++;
   c->deadline_ms = hop_now_ms() + s->cfg.header_timeout_ms;
   hop_conn_update_reading(c);
+  return 0;
+}
+
+void hop_conn_accept(hop_worker *w) {
+  hop_conn *c = conn_new(w);
+  if (!c) {
+    /* Take the socket anyway so it does not sit in the backlog, then drop it. */
+    uv_tcp_t *t = malloc(sizeof(*t));
+    if (!t) return;
+    uv_tcp_init(&w->loop, t);
+    if (uv_accept((uv_stream_t *)&w->listener, (uv_stream_t *)t) == 0) {}
+    uv_close((uv_handle_t *)t, (uv_close_cb)free);
+    return;
+  }
+  if (uv_accept((uv_stream_t *)&w->listener, (uv_stream_t *)&c->tcp) != 0) {
+    uv_close((uv_handle_t *)&c->tcp, (uv_close_cb)free);
+    hop_buf_free(&c->inbuf);
+    return;
+  }
+  conn_admit(w, c);
+}
+
+int hop_conn_adopt(hop_worker *w, uv_os_sock_t fd) {
+  hop_conn *c = conn_new(w);
+  if (!c) return HOP_ENOMEM;
+  int rv = uv_tcp_open(&c->tcp, fd);
+  if (rv) {
+    uv_close((uv_handle_t *)&c->tcp, (uv_close_cb)free);
+    hop_buf_free(&c->inbuf);
+    return hop_err_from_uv(rv);
+  }
+  return conn_admit(w, c) ? HOP_EQUEUEFULL : HOP_OK;
 }
 
 void hop_conn_begin_drain(hop_conn *c) {

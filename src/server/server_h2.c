@@ -140,6 +140,7 @@ static int on_header(nghttp2_session *session, const nghttp2_frame *frame, const
 static int on_frame_recv(nghttp2_session *session, const nghttp2_frame *frame, void *ud) {
   hop_conn *c = ud;
   hop_worker *w = c->w;
+  hop_h2_gate_on_recv(&c->gate, frame);
   if (hop_h2_flood_on_recv(&c->flood, &frame->hd, hop_now_ms())) {
     calm(c);
     return 0;
@@ -233,6 +234,7 @@ static int on_stream_close(nghttp2_session *session, int32_t stream_id, uint32_t
 
 static int on_frame_send(nghttp2_session *session, const nghttp2_frame *frame, void *ud) {
   hop_conn *c = ud;
+  hop_h2_gate_on_send(&c->gate, frame);
   if (frame->hd.type == NGHTTP2_RST_STREAM) {
     HOP_STAT_ADD(c->w, resets_sent, 1);
     /* Resets we are made to send (MadeYouReset, CVE-2025-8671) are not bounded by 1.52. */
@@ -240,6 +242,13 @@ static int on_frame_send(nghttp2_session *session, const nghttp2_frame *frame, v
   } else if (frame->hd.type == NGHTTP2_GOAWAY) {
     HOP_STAT_ADD(c->w, goaways_sent, 1);
   }
+  return 0;
+}
+
+static int on_invalid_frame(nghttp2_session *session, const nghttp2_frame *frame, int err,
+                            void *ud) {
+  hop_conn *c = ud;
+  hop_h2_gate_on_invalid(&c->gate, frame);
   return 0;
 }
 
@@ -271,6 +280,7 @@ int hop_h2_server_init(hop_server *s) {
   nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, on_data_chunk_recv);
   nghttp2_session_callbacks_set_on_stream_close_callback(cb, on_stream_close);
   nghttp2_session_callbacks_set_on_frame_send_callback(cb, on_frame_send);
+  nghttp2_session_callbacks_set_on_invalid_frame_recv_callback(cb, on_invalid_frame);
   if (hop_h2_option_new(&s->h2_option, &s->h2)) {
     nghttp2_session_callbacks_del(cb);
     return HOP_ENOMEM;
@@ -290,6 +300,7 @@ int hop_h2_conn_start(hop_conn *c) {
   hop_server *s = c->w->s;
   if (nghttp2_session_server_new2(&c->session, s->h2_callbacks, c, s->h2_option)) return HOP_ENOMEM;
   if (hop_h2_submit_settings(c->session, &s->h2)) return HOP_ENOMEM;
+  hop_h2_gate_init(&c->gate, 1);
   uint64_t now = hop_now_ms();
   hop_h2_flood_init(&c->flood, s->cfg.max_empty_frames, s->cfg.max_control_per_sec,
                     s->cfg.max_resets_sent_burst, s->cfg.max_resets_sent_rate, now);
@@ -337,7 +348,12 @@ void hop_h2_conn_dispatch_ready(hop_conn *c) {
 }
 
 void hop_h2_conn_input(hop_conn *c, const uint8_t *data, size_t len) {
-  ssize_t rv = nghttp2_session_mem_recv(c->session, data, len);
+  uint32_t errs = c->gate.violations;
+  ssize_t rv = hop_h2_gate_recv(&c->gate, c->session, data, len);
+  if (c->gate.violations != errs) {
+    HOP_STAT_ADD(c->w, protocol_errors, c->gate.violations - errs);
+    if (c->gate.error) hop_log_debug("h2: %s: GOAWAY(%u)", c->gate.reason, c->gate.error);
+  }
   if (rv < 0) {
     /* Fatal: bad preface, flood of queued ACKs, CONTINUATION flood, ... */
     hop_log_debug("h2: mem_recv: %s", nghttp2_strerror((int)rv));

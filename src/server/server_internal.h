@@ -17,6 +17,7 @@
 
 #include "core/buf.h"
 #include "h1/h1_request.h"
+#include "h2/h2_gate.h"
 #include "h2/h2_opts.h"
 #include "hopwire/server.h"
 #include "loop/mailbox.h"
@@ -160,6 +161,7 @@ struct hop_conn {
   int32_t *ready;          /* stream ids whose request is complete, to dispatch */
   size_t nready, ready_cap;
   hop_h2_flood flood;
+  hop_h2_gate gate;        /* RFC 9113 stream-state and PRIORITY checks before the session */
   int goaway_final;        /* second GOAWAY submitted */
   int calm_pending;        /* a flood counter tripped: GOAWAY(ENHANCE_YOUR_CALM) at next flush */
   hop_buf wbuf;            /* frames gathered for the next uv_write */
@@ -206,12 +208,19 @@ void hop_worker_unref(hop_worker *w);
 void hop_worker_conn_closed(hop_worker *w);
 /* Wakes the worker's control handler (any thread). */
 void hop_worker_poke(hop_worker *w);
+/* Test and fuzz seam: starts the server with one worker and no thread; the calling thread
+ * runs *loop itself (uv_run) and is the worker's thread. hop_server_stop, then run the loop
+ * until it returns, close it, and hop_server_free. */
+int hop_server_start_inline(hop_server *s, uv_loop_t **loop);
 /* server.c: charge: 0 when |n| more bytes fit the budget (they are then counted), -1 when
  * not (nothing counted). Any thread. */
 int hop_body_charge(hop_body_budget *b, size_t n);
 void hop_body_release(hop_body_budget *b, size_t n);
 /* server_conn.c */
 void hop_conn_accept(hop_worker *w);
+/* Test and fuzz seam: serves the connected stream socket |fd| (any family, e.g. one end of
+ * a socketpair) as if the listener had accepted it. The connection owns |fd|. */
+int hop_conn_adopt(hop_worker *w, uv_os_sock_t fd);
 void hop_conn_close(hop_conn *c);
 void hop_conn_begin_drain(hop_conn *c);
 void hop_conn_sweep(hop_conn *c, uint64_t now);

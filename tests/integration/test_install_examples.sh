@@ -20,6 +20,7 @@ HOP_BUILD_DIR=$build
 # HOST:PORT the server printed.
 RUNS=(
   "client_threads|{hopwire} serve --listen 127.0.0.1:0 --threads 2|{ex} http://{addr} 8 25|^ok: 200/200 calls from 8 threads, 1 dial\(s\)"
+  "event_producer|bash \"\$src/tests/lib/pipeline_pair.sh\" {hopwire}|{ex} http://{addr} 4 50|^ok: 200/200 events acknowledged in [0-9]+ batches"
   "server_async|{ex} 127.0.0.1:0|{hopwire} call http://{addr}/example.v1.Greeter/Hello -d '{\"name\":\"ada\"}'|^\{\"greeting\":\"hello from another thread\",\"request\":\{\"name\":\"ada\"\}\}$"
 )
 

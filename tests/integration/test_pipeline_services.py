@@ -214,6 +214,21 @@ try:
     check(m.get("hopwire_store_duplicates_total", 0) == 1, "run-service /metrics: the replay counted as a duplicate")
     check("hopwire_store_commit_seconds_count" in m, "run-service /metrics: commit latency histogram")
 
+    # --- 100,000 events in one call: chunked under the parameter limit, one transaction ---
+    txns0 = metrics(rs.port).get("hopwire_store_transactions_total", 0)
+    big = fp.RecordActionEventsRequest()
+    for i in range(100000):
+        e = big.events.add()
+        e.id.run.project, e.id.run.domain, e.id.run.name = "proj", "development", "huge"
+        e.id.name = "h%d" % i
+        e.attempt, e.phase = 1, 4
+    st, body = fp.connect_post(rs.port, fp.RECORD_ACTION_EVENTS, big.SerializeToString(), timeout=120)
+    check(st == 200 and status_of(body)[0] == 0, "100,000-event call: status 0 (%d %r)" % (st, body[:100]))
+    check(len(rows("WHERE run_name = 'huge'")) == 100000, "100,000 rows stored")
+    m = metrics(rs.port)
+    check(m.get("hopwire_store_transactions_total", 0) == txns0 + 1,
+          "in one transaction (%g -> %g)" % (txns0, m.get("hopwire_store_transactions_total", 0)))
+
     # --- hopwire events reads it back ---
     p = subprocess.run([CLI, "events", "--store", "sqlite:" + db, "--run", "proj/development/r1", "--json"],
                        capture_output=True, timeout=20)

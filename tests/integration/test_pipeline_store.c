@@ -1248,16 +1248,9 @@ static int fault_stop_start(void) {
   return hop_pg_resume(&g_pg);
 }
 static int fault_terminate(void) {
-  char out[256];
-
-  int rc = hop_pg_psql(&g_pg,
-                       "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                       "WHERE application_name LIKE 'hopwire-store-%'",
-                       out, sizeof(out));
-  if (rc != 0) return -1;
-  print_message("    terminated %s backends\n", out);
-
-  return atoi(out) == 5 ? 0 : -1; /* 4 writers + the reader */
+  int n = hop_pg_terminate(&g_pg, "hopwire-store-%");
+  print_message("    terminated %d backends\n", n);
+  return n == 5 ? 0 : -1; /* 4 writers + the reader */
 }
 
 /* The connection dies while COMMIT is due: the outcome is unknown to the client, so the
@@ -1275,13 +1268,7 @@ static void t_pg_commit_lost(void **state) {
   ticket k = {t, 0};
   assert_int_equal(hop_store_submit(s, b.r, b.n, tally_cb, &k), 0);
   sleep_ms(250); /* INSERT done, sleeping before COMMIT */
-  char out[64];
-  assert_int_equal(hop_pg_psql(&g_pg,
-                               "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                               "WHERE application_name = 'hopwire-store-writer'",
-                               out, sizeof(out)),
-                   0);
-  assert_string_equal(out, "1");
+  assert_int_equal(hop_pg_terminate(&g_pg, "hopwire-store-writer"), 1);
   assert_int_equal(tally_wait(t, 1, 10000), 1);
   assert_int_equal(t->code[0], 14);
   print_message("    %s\n", t->last_msg);

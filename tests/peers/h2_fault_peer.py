@@ -24,6 +24,13 @@ assert that each call ran exactly once. Scenarios:
   pingstrike connection 1: answers, and on the first PING sends GOAWAY(ENHANCE_YOUR_CALM,
              "too_many_pings") and stops. Later connections answer, and log "CONN ping MS" per
              PING: the milliseconds since the server last sent anything on that connection.
+  data-after-end / headers-after-end / priority-zero / priority-self
+             RFC 9113 violations (the client must answer GOAWAY(STREAM_CLOSED),
+             GOAWAY(STREAM_CLOSED), GOAWAY(PROTOCOL_ERROR), RST_STREAM(PROTOCOL_ERROR)):
+             requests whose x-id starts with "hold" are never answered; any other is answered,
+             then DATA / HEADERS follow on its closed stream, or a PRIORITY on stream 0; for
+             priority-self the stream gets a PRIORITY on itself instead of an answer. What the
+             client sends back is logged as "CONN goaway CODE" / "CONN rst CODE".
 Responses echo the request body with status 200.
 """
 import os
@@ -89,6 +96,28 @@ class Conn:
 
 
 attempts = {}
+VIOLATIONS = ("data-after-end", "headers-after-end", "priority-zero", "priority-self")
+
+
+def raw_frame(ftype, flags, sid, payload=b""):
+    return struct.pack(">I", len(payload))[1:] + bytes([ftype, flags]) + \
+        struct.pack(">I", sid) + payload
+
+
+def violate(c, sid):
+    """Sends the scenario's RFC 9113 violation about stream |sid| (raw: h2 would refuse)."""
+    if scenario == "priority-self":
+        c.flush()
+        c.sock.sendall(raw_frame(0x2, 0, sid, struct.pack(">IB", sid, 15)))
+        return
+    c.respond(sid)
+    c.flush()
+    if scenario == "data-after-end":
+        c.sock.sendall(raw_frame(0x0, 0, sid, b"late"))
+    elif scenario == "headers-after-end":
+        c.sock.sendall(raw_frame(0x1, 0x5, sid, c.h2.encoder.encode([(":status", "200")])))
+    elif scenario == "priority-zero":
+        c.sock.sendall(raw_frame(0x2, 0, 0, struct.pack(">IB", 1, 15)))
 
 
 def handle_ready(c, ready):
@@ -133,6 +162,11 @@ def handle_ready(c, ready):
             return "halfclose"
         if scenario in ("goaway", "goaway-calm") and c.idx == 1:
             continue  # decided below, once enough arrived
+        if scenario in VIOLATIONS:
+            log(c.idx, xid)
+            if not xid.startswith("hold"):
+                violate(c, sid)
+            continue
         log(c.idx, xid)
         c.respond(sid)
     if scenario in ("goaway", "goaway-calm") and c.idx == 1 and not c.goaway_sent:
@@ -220,6 +254,10 @@ def main():
             for ev in events:
                 if isinstance(ev, h2.events.PingReceived) and scenario == "pingstrike":
                     action = on_ping(c) or action
+                if scenario in VIOLATIONS and isinstance(ev, h2.events.ConnectionTerminated):
+                    log(c.idx, f"goaway {int(ev.error_code)}")
+                if scenario in VIOLATIONS and isinstance(ev, h2.events.StreamReset):
+                    log(c.idx, f"rst {int(ev.error_code)}")
                 if isinstance(ev, h2.events.RequestReceived):
                     c.streams[ev.stream_id] = {"headers": dict(ev.headers), "body": b"",
                                                "ended": False}

@@ -301,6 +301,9 @@ static void test_config_defaults_and_invalid(void **state) {
   bad.policy = (hop_batch_policy)7;
   assert_int_equal(hop_event_batcher_new(&b, &bad), HOP_EINVAL);
   bad = cfg;
+  bad.flush_timeout_ms = UINT64_MAX;
+  assert_int_equal(hop_event_batcher_new(&b, &bad), HOP_EINVAL);
+  bad = cfg;
   bad.procedure = "no-slash";
   assert_int_equal(hop_event_batcher_new(&b, &bad), HOP_EINVAL);
   assert_null(b);
@@ -309,6 +312,8 @@ static void test_config_defaults_and_invalid(void **state) {
   outcome o = {0};
   assert_int_equal(hop_event_record_async(b, NULL, 5, 0, record_cb, &o), HOP_EINVAL);
   assert_int_equal(hop_event_record_async(b, "x", 1, 0, NULL, &o), HOP_EINVAL);
+  /* a huge per-record timeout is clamped, not overflowed into the past */
+  assert_int_equal(hop_event_record(b, "t", 1, UINT64_MAX, NULL), HOP_OK);
   hop_event_batcher_free(b);
   assert_int_equal(atomic_load(&o.calls), 0);
   fake_free(f);
@@ -457,6 +462,36 @@ static void test_lone_event_timer(void **state) {
   assert_int_equal(fake_wait_rpcs(f, 1), 1);
   assert_true(f->sent_us[0] - t0 >= 24000);
   assert_true(wait_calls(&o, 1, 1));
+  hop_event_batcher_free(b);
+  fake_free(f);
+}
+
+static void tweak_workers3(hop_event_batcher_config *c) {
+  c->flush_workers = 3;
+  c->max_batch_events = 1;
+}
+
+/* FLYTE: at most flush_workers RPCs in flight; each carries the flush timeout as its
+ * deadline (cut only by the recorders' own deadlines). */
+static void test_flyte_workers_cap_and_timeout(void **state) {
+  fake *f = fake_new();
+  fake_set_hold(f, 1);
+  hop_event_batcher *b = batcher_new(f, HOP_BATCH_FLYTE, tweak_workers3);
+  enum { N = 10 };
+  outcome o[N];
+  memset(o, 0, sizeof(o));
+  for (int i = 0; i < N; i++)
+    assert_int_equal(hop_event_record_async(b, "e", 1, 0, record_cb, &o[i]), HOP_OK);
+  assert_int_equal(fake_wait_rpcs(f, 3), 3);
+  usleep(50000);
+  assert_int_equal(fake_nrpcs(f), 3); /* the other 7 wait for a worker */
+  for (int i = 0; i < 3; i++) {
+    assert_true(f->timeouts[i] <= 30000);
+    assert_true(f->timeouts[i] >= 29000);
+  }
+  fake_release(f, 100);
+  assert_true(wait_calls(o, N, 1));
+  assert_int_equal(fake_nrpcs(f), N);
   hop_event_batcher_free(b);
   fake_free(f);
 }
@@ -824,6 +859,7 @@ int main(void) {
       cmocka_unit_test(test_cap_batch_bytes),
       cmocka_unit_test(test_lone_event_timer),
       cmocka_unit_test(test_adaptive_accumulates_under_load),
+      cmocka_unit_test(test_flyte_workers_cap_and_timeout),
       cmocka_unit_test(test_exactly_once_threads_adaptive),
       cmocka_unit_test(test_exactly_once_threads_flyte),
       cmocka_unit_test(test_failure_reaches_every_recorder),

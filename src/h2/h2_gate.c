@@ -1,0 +1,194 @@
+#include "h2/h2_gate.h"
+
+#include <string.h>
+
+#define FRAME_HD 9
+
+void hop_h2_gate_init(hop_h2_gate *g, int server) {
+  memset(g, 0, sizeof(*g));
+  g->server = server;
+  g->magic_left = server ? NGHTTP2_CLIENT_MAGIC_LEN : 0;
+}
+
+static hop_h2_gate_entry *find(hop_h2_gate *g, int32_t id) {
+  for (unsigned i = 0; i < HOP_H2_GATE_RING; i++)
+    if (g->ring[i].id == id) return &g->ring[i];
+  return NULL;
+}
+
+static void note(hop_h2_gate *g, int32_t id, uint8_t how) {
+  if (id <= 0) return;
+  hop_h2_gate_entry *e = find(g, id);
+  if (!e) {
+    e = &g->ring[g->ring_next];
+    g->ring_next = (g->ring_next + 1) % HOP_H2_GATE_RING;
+    e->id = id;
+    e->how = HOP_H2_GATE_NONE;
+  }
+  if (how > e->how) e->how = how; /* we reset > peer reset > END_STREAM */
+}
+
+void hop_h2_gate_on_recv(hop_h2_gate *g, const nghttp2_frame *f) {
+  if (f->hd.type == NGHTTP2_RST_STREAM) note(g, f->hd.stream_id, HOP_H2_GATE_PEER_RESET);
+  else if ((f->hd.type == NGHTTP2_DATA || f->hd.type == NGHTTP2_HEADERS) &&
+           (f->hd.flags & NGHTTP2_FLAG_END_STREAM))
+    note(g, f->hd.stream_id, HOP_H2_GATE_END_STREAM);
+}
+
+void hop_h2_gate_on_send(hop_h2_gate *g, const nghttp2_frame *f) {
+  if (f->hd.type == NGHTTP2_RST_STREAM) note(g, f->hd.stream_id, HOP_H2_GATE_WE_RESET);
+}
+
+void hop_h2_gate_on_invalid(hop_h2_gate *g, const nghttp2_frame *f) {
+  /* A stream the session refused without opening it (REFUSED_STREAM past the concurrency
+   * limit, a malformed request): its RST_STREAM is queued, frames already in flight on it
+   * must be ignored, not fail the connection. */
+  if (f->hd.type == NGHTTP2_HEADERS) note(g, f->hd.stream_id, HOP_H2_GATE_WE_RESET);
+}
+
+static uint32_t u32(const uint8_t *p) {
+  return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static int is_open(nghttp2_session *s, int32_t id) {
+  nghttp2_stream *st = nghttp2_session_find_stream(s, id);
+  if (!st) return 0;
+  nghttp2_stream_proto_state ps = nghttp2_stream_get_state(st);
+  return ps != NGHTTP2_STREAM_STATE_IDLE && ps != NGHTTP2_STREAM_STATE_CLOSED;
+}
+
+/* Returns 0 to pass the frame, else the connection error code (g->reason set). */
+static uint32_t check_header(hop_h2_gate *g, nghttp2_session *s, const uint8_t *hd) {
+  uint8_t type = hd[3];
+  int32_t id = (int32_t)(u32(hd + 5) & 0x7fffffff);
+  if (type == NGHTTP2_PRIORITY) {
+    if (id == 0) {
+      g->reason = "PRIORITY on stream 0";
+      return NGHTTP2_PROTOCOL_ERROR;
+    }
+    return 0;
+  }
+  if (type != NGHTTP2_DATA && type != NGHTTP2_HEADERS) return 0;
+  if (id == 0 || !(id & 1)) return 0; /* the session's own checks */
+  if (is_open(s, id)) return 0;       /* half-closed(remote) and the like: the session */
+  int opened = g->server ? id <= nghttp2_session_get_last_proc_stream_id(s)
+                         : (uint32_t)id < nghttp2_session_get_next_stream_id(s);
+  if (!opened) return 0; /* idle: a new stream, or the session's PROTOCOL_ERROR */
+  hop_h2_gate_entry *e = find(g, id);
+  uint8_t how = e ? e->how : HOP_H2_GATE_NONE;
+  switch (how) {
+  case HOP_H2_GATE_WE_RESET:
+    return 0; /* frames in flight when our RST_STREAM left: ignored (the session does) */
+  case HOP_H2_GATE_PEER_RESET:
+  case HOP_H2_GATE_END_STREAM:
+    /* RFC 9113 5.1 allows a stream error after the peer's RST_STREAM; a connection error
+     * either way gives the same answer whether or not the stream was already gone. */
+    g->reason = type == NGHTTP2_DATA ? "DATA on a closed stream" : "HEADERS on a closed stream";
+    return NGHTTP2_STREAM_CLOSED;
+  default:
+    if (type == NGHTTP2_HEADERS && g->server) {
+      g->reason = "HEADERS with a stream id below one already opened";
+      return NGHTTP2_PROTOCOL_ERROR;
+    }
+    g->reason = type == NGHTTP2_DATA ? "DATA on a closed stream" : "HEADERS on a closed stream";
+    return NGHTTP2_STREAM_CLOSED;
+  }
+}
+
+/* The frame whose header is |hd| starts now: remember what its payload needs. */
+static void begin_payload(hop_h2_gate *g, const uint8_t *hd) {
+  g->payload_left = (uint32_t)hd[0] << 16 | (uint32_t)hd[1] << 8 | hd[2];
+  g->prio_want = 0;
+  g->prio_len = 0;
+  if (hd[3] == NGHTTP2_PRIORITY && g->payload_left == 5) { /* other lengths: FRAME_SIZE_ERROR */
+    g->prio_want = 5;
+    g->prio_sid = (int32_t)(u32(hd + 5) & 0x7fffffff);
+  }
+}
+
+static void priority_done(hop_h2_gate *g, nghttp2_session *s) {
+  g->prio_want = 0;
+  int32_t dep = (int32_t)(u32(g->prio) & 0x7fffffff);
+  if (dep != g->prio_sid) return;
+  /* RFC 9113 5.3.1: a stream error, even with RFC 7540 priorities off. */
+  g->violations++;
+  nghttp2_submit_rst_stream(s, NGHTTP2_FLAG_NONE, g->prio_sid, NGHTTP2_PROTOCOL_ERROR);
+}
+
+static ssize_t feed(nghttp2_session *s, const uint8_t *p, size_t n) {
+  if (!n) return 0;
+  ssize_t rv = nghttp2_session_mem_recv(s, p, n);
+  return rv < 0 ? rv : 0;
+}
+
+static void fail(hop_h2_gate *g, nghttp2_session *s, uint32_t code) {
+  g->error = code;
+  g->violations++;
+  nghttp2_session_terminate_session(s, code);
+}
+
+ssize_t hop_h2_gate_recv(hop_h2_gate *g, nghttp2_session *s, const uint8_t *in, size_t len) {
+  size_t i = 0, seg = 0; /* in[seg, i) passes through, not fed yet */
+  ssize_t rv;
+  if (g->error) return (ssize_t)len;
+  while (i < len) {
+    if (g->magic_left) {
+      size_t n = len - i < g->magic_left ? len - i : g->magic_left;
+      i += n;
+      g->magic_left -= (uint32_t)n;
+      continue;
+    }
+    if (g->payload_left) {
+      size_t n = len - i < g->payload_left ? len - i : g->payload_left;
+      if (g->prio_want) {
+        size_t k = n < (size_t)(g->prio_want - g->prio_len) ? n : (size_t)(g->prio_want - g->prio_len);
+        memcpy(g->prio + g->prio_len, in + i, k);
+        g->prio_len += (uint8_t)k;
+      }
+      i += n;
+      g->payload_left -= (uint32_t)n;
+      if (g->prio_want && g->prio_len == g->prio_want) {
+        if ((rv = feed(s, in + seg, i - seg)) < 0) return rv;
+        seg = i;
+        priority_done(g, s);
+      }
+      continue;
+    }
+    const uint8_t *hd;
+    if (g->hlen == 0 && len - i >= FRAME_HD) {
+      hd = in + i;
+      uint8_t t = hd[3];
+      if (t == NGHTTP2_DATA || t == NGHTTP2_HEADERS || t == NGHTTP2_PRIORITY) {
+        if ((rv = feed(s, in + seg, i - seg)) < 0) return rv;
+        seg = i;
+        uint32_t code = check_header(g, s, hd);
+        if (code) {
+          fail(g, s, code);
+          return (ssize_t)len;
+        }
+      }
+      i += FRAME_HD;
+      begin_payload(g, hd);
+      continue;
+    }
+    /* A header split across reads: held back until complete. */
+    if ((rv = feed(s, in + seg, i - seg)) < 0) return rv;
+    size_t n = FRAME_HD - g->hlen;
+    if (n > len - i) n = len - i;
+    memcpy(g->hd + g->hlen, in + i, n);
+    g->hlen += (uint8_t)n;
+    i += n;
+    seg = i;
+    if (g->hlen < FRAME_HD) break;
+    g->hlen = 0;
+    uint32_t code = check_header(g, s, g->hd);
+    if (code) {
+      fail(g, s, code);
+      return (ssize_t)len;
+    }
+    if ((rv = feed(s, g->hd, FRAME_HD)) < 0) return rv;
+    begin_payload(g, g->hd);
+  }
+  if ((rv = feed(s, in + seg, i - seg)) < 0) return rv;
+  return (ssize_t)len;
+}

@@ -1,0 +1,72 @@
+/* The frame gate: RFC 9113 stream-state rules that libnghttp2 1.52 stops enforcing once
+ * SETTINGS_NO_RFC7540_PRIORITIES is on (with no RFC 7540 priority tree it keeps no closed
+ * streams, so a frame on a closed stream looks like one on a long-forgotten stream and is
+ * ignored), plus the PRIORITY checks RFC 9113 still requires:
+ *
+ *   DATA/HEADERS on a stream the peer closed with END_STREAM   connection error STREAM_CLOSED
+ *   DATA/HEADERS on a stream the peer reset                    connection error STREAM_CLOSED
+ *   DATA/HEADERS on a stream we reset                          ignored (RFC 9113 5.1)
+ *   HEADERS below the last stream opened, never seen closed    connection error PROTOCOL_ERROR
+ *   PRIORITY on stream 0                                       connection error PROTOCOL_ERROR
+ *   PRIORITY (or HEADERS' priority) on its own stream          stream error PROTOCOL_ERROR
+ *
+ * The gate sits between the socket and nghttp2_session_mem_recv: it follows frame
+ * boundaries (the 24-byte client magic first on the server side), feeds everything before a
+ * DATA/HEADERS frame header to the session so that the session's stream table is current,
+ * then decides on that header. A connection error is sent with
+ * nghttp2_session_terminate_session outside every callback, before the offending frame
+ * reaches the session; the rest of the input is discarded. Nothing is ever withheld from
+ * the session otherwise (ignored DATA still counts against flow control there).
+ *
+ * The way each stream closed is remembered in a small ring (HOP_H2_GATE_RING streams) fed
+ * by the owner's frame callbacks; a stream older than the ring is treated as closed by
+ * END_STREAM. One gate per connection, on its loop thread. */
+#ifndef HOP_H2_GATE_H
+#define HOP_H2_GATE_H
+
+#include <nghttp2/nghttp2.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define HOP_H2_GATE_RING 128
+
+enum { HOP_H2_GATE_NONE = 0, HOP_H2_GATE_END_STREAM = 1, HOP_H2_GATE_PEER_RESET = 2,
+       HOP_H2_GATE_WE_RESET = 3 };
+
+typedef struct hop_h2_gate_entry {
+  int32_t id;
+  uint8_t how; /* HOP_H2_GATE_* */
+} hop_h2_gate_entry;
+
+typedef struct hop_h2_gate {
+  int server;            /* 1: the peer is a client (sends the magic, opens odd ids) */
+  uint32_t magic_left;   /* client magic bytes still to pass */
+  uint8_t hd[9];         /* a frame header split across reads (not fed yet) */
+  uint8_t hlen;
+  uint32_t payload_left; /* of the current frame */
+  uint8_t prio[5];       /* PRIORITY payload collected so far */
+  uint8_t prio_len, prio_want;
+  int32_t prio_sid;
+  uint32_t error;        /* the connection error the gate sent (0 = none) */
+  const char *reason;    /* what it was, for the log */
+  uint32_t violations;   /* connection and stream errors the gate raised */
+  hop_h2_gate_entry ring[HOP_H2_GATE_RING];
+  unsigned ring_next;
+} hop_h2_gate;
+
+void hop_h2_gate_init(hop_h2_gate *g, int server);
+
+/* Feeds |in| to |s| through the gate. Returns |len| or a negative nghttp2 error from
+ * nghttp2_session_mem_recv (fatal: drop the session). After a connection error (g->error)
+ * the session is terminated (GOAWAY queued) and every later byte is discarded. */
+ssize_t hop_h2_gate_recv(hop_h2_gate *g, nghttp2_session *s, const uint8_t *in, size_t len);
+
+/* Bookkeeping, from the owner's nghttp2 callbacks: every received frame
+ * (on_frame_recv_callback), every frame sent (on_frame_send_callback) and every frame the
+ * session rejected (on_invalid_frame_recv_callback: the streams it refused). */
+void hop_h2_gate_on_recv(hop_h2_gate *g, const nghttp2_frame *f);
+void hop_h2_gate_on_send(hop_h2_gate *g, const nghttp2_frame *f);
+void hop_h2_gate_on_invalid(hop_h2_gate *g, const nghttp2_frame *f);
+
+#endif
