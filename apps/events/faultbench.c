@@ -759,16 +759,13 @@ static void sc_pg(topo *t, const char *mode) {
       }
     }
   } else if (ok) {
-    char out[256];
-    int rc = hop_pg_psql(&b->pg,
-                         "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE "
-                         "backend_type = 'client backend' AND pid <> pg_backend_pid()",
-                         out, sizeof(out));
-    if (rc != 0) {
+    /* every connection of the run-service's store (application_name hopwire-store-...) */
+    int n = hop_pg_terminate(&b->pg, "hopwire-store-%");
+    if (n < 0) {
       ok = 0;
-      snprintf(o->why, sizeof(o->why), "pg_terminate_backend failed: %s", out);
+      snprintf(o->why, sizeof(o->why), "pg_terminate_backend failed");
     } else {
-      snprintf(o->probe_msg, sizeof(o->probe_msg), "%.64s connections terminated", out);
+      snprintf(o->probe_msg, sizeof(o->probe_msg), "%d connections terminated", n);
     }
   }
   if (ok) {
