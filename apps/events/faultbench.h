@@ -27,12 +27,12 @@ enum {
   HOP_FAULT_KILL_PROXY,        /* kill -9 of the events-proxy, restarted after 1 s */
   HOP_FAULT_PG_IMMEDIATE,      /* pg_ctl stop -m immediate, 1 s down, start */
   HOP_FAULT_PG_FAST,           /* pg_ctl stop -m fast, 1 s down, start */
-  HOP_FAULT_PG_TERMINATE,      /* pg_terminate_backend of every client connection */
+  HOP_FAULT_PG_TERMINATE,      /* pg_terminate_backend of the store's connections */
   HOP_FAULT_DISK_FULL,         /* SQLite on a small tmpfs until SQLITE_FULL, then grown */
   HOP_FAULT_SQLITE_LOCK,       /* another process holds BEGIN IMMEDIATE for 2 s */
   HOP_FAULT_SIGTERM,           /* graceful restart: replacement started, old one SIGTERMed */
   HOP_FAULT_SCALE_OUT,         /* 3 run-services behind one name, 2 proxies, rolling restart */
-  HOP_FAULT_DUPLICATES,        /* the whole load replayed 10 times */
+  HOP_FAULT_DUPLICATES,        /* the whole load, then replayed 10 times */
   HOP_FAULT_OVERLOAD,          /* store 10x slower than the inflow, then the delay goes */
   HOP_FAULT_CRASH_IN_COMMIT,   /* SIGKILL from sqlite3_commit_hook at a random commit */
   HOP_FAULT_CRASH_AFTER_COMMIT,/* SIGKILL after COMMIT returned, before the answer */
