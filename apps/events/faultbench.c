@@ -101,6 +101,9 @@ typedef struct outcome {
   int probe_code;       /* -1: no probe */
   char probe_msg[240];
   double probe_ms;
+  uint64_t probe_base;  /* the last probe's first action (its events: seq 0 of each) */
+  unsigned probe_nev;
+  long probe_stored;    /* disk-full: rows of the failed probe found afterwards (-1: unchecked) */
   uint64_t per_instance[NRS]; /* events received by each run-service (scale-out) */
   unsigned ninstances;
   int exit_status;      /* sigterm: the drained run-service; crash: the killed one */
@@ -394,6 +397,8 @@ static void probe_n(topo *t, unsigned i, unsigned nev) {
   if (!buf) return;
   size_t len = 0;
   uint64_t base = (now_ms() % 100000) * 1000;
+  o->probe_base = base;
+  o->probe_nev = nev;
   for (unsigned k = 0; k < nev; k++) {
     /* RecordActionEventsRequest{events: [...]}: 0x0a, a 2-byte length, the event */
     int n = hop_evgen_encode(&g, base + k, 0, 0, buf + len + 3, HOP_EVGEN_MAX_EVENT_BYTES);
@@ -570,6 +575,52 @@ static int check_store(topo *t, uint64_t *sum) {
   return 0;
 }
 
+/* How many events of the last probe are in the store (its own runs, seq 0 of each action). */
+static long probe_rows(topo *t) {
+  outcome *o = t->o;
+  hop_evgen_config g;
+  hop_evgen_config_init(&g);
+  g.seed = t->b->seed ^ 0x70726f6265ull;
+  keyset keys, runs;
+  if (keyset_init(&keys, o->probe_nev) || keyset_init(&runs, o->probe_nev)) {
+    keyset_free(&keys);
+    keyset_free(&runs);
+    return -1;
+  }
+  char k[256];
+  for (unsigned i = 0; i < o->probe_nev; i++) {
+    hop_evgen_key key;
+    if (hop_evgen_key_of(&g, o->probe_base + i, 0, &key)) continue;
+    snprintf(k, sizeof(k), "%s\x1f%s\x1f%s", key.project, key.domain, key.run_name);
+    keyset_find(&runs, k, 1);
+    key_str(k, sizeof(k), key.project, key.domain, key.run_name, key.name, key.attempt,
+            key.phase, key.version);
+    keyset_find(&keys, k, 1);
+  }
+  hop_store_config sc;
+  hop_store_config_init(&sc);
+  sc.url = t->url;
+  sc.writers = 1;
+  hop_store *st = NULL;
+  char err[256];
+  int rv = hop_store_open(&st, &sc, err, sizeof(err));
+  int opened = rv == 0;
+  check_ctx cc = {&keys, 0, 0, 0, 0};
+  for (size_t i = 0; rv == 0 && i < runs.cap; i++) {
+    if (!runs.slot[i]) continue;
+    char p[64], d[64], r[64];
+    if (sscanf(runs.slot[i], "%63[^\x1f]\x1f%63[^\x1f]\x1f%63s", p, d, r) != 3) continue;
+    rv = hop_store_list(st, p, d, r, on_stored, &cc, err, sizeof(err));
+  }
+  if (opened) hop_store_close(st);
+  long found = 0;
+  for (size_t i = 0; i < keys.cap; i++)
+    if (keys.hits[i] & 4) found++;
+  keyset_free(&keys);
+  keyset_free(&runs);
+  return rv ? -1 : found;
+}
+
 /* ---- scenario frame ---- */
 
 static void topo_init(topo *t, bench *b, outcome *o, unsigned nrs, unsigned npx) {
@@ -589,6 +640,7 @@ static void topo_init(topo *t, bench *b, outcome *o, unsigned nrs, unsigned npx)
     snprintf(t->px_host[i], sizeof(t->px_host[i]), "127.0.0.1");
   }
   o->probe_code = -1;
+  o->probe_stored = -1;
   o->exit_status = -1;
 }
 
@@ -852,6 +904,10 @@ static void sc_disk_full(topo *t) {
   }
   finish(t, ok);
   if (o->ran) {
+    o->probe_stored = o->probe_code > 0 ? probe_rows(t) : -1;
+    fail_if(o, o->probe_stored != 0,
+            "the failed %u-event transaction was not rolled back: %ld of its rows stored",
+            o->probe_nev, o->probe_stored);
     int ig = integrity(t->dbpath, o->integrity, sizeof(o->integrity));
     fail_if(o, ig != 0, "PRAGMA integrity_check: %s", o->integrity);
     fail_if(o, !((o->probe_code == HOP_CODE_RESOURCE_EXHAUSTED || o->probe_code == HOP_CODE_INTERNAL) &&
@@ -1313,11 +1369,11 @@ static void write_json(FILE *f, const outcome *o, const char *store, uint64_t se
     fprintf(f, "%s%llu", i ? "," : "", (unsigned long long)o->per_instance[i]);
   fprintf(f,
           "],\"rss_kib\":{\"executor\":%llu,\"proxy\":%llu,\"run_service\":%llu},"
-          "\"rows_before\":%llu,\"rows_after\":%llu,\"goaways\":%llu,\"retries\":%llu,\"reconnects\":%llu",
+          "\"rows_before\":%llu,\"rows_after\":%llu,\"goaways\":%llu,\"retries\":%llu,\"reconnects\":%llu,\"probe_stored\":%ld",
           (unsigned long long)o->rss_exec, (unsigned long long)o->rss_proxy,
           (unsigned long long)o->rss_rs, (unsigned long long)o->rows_before,
           (unsigned long long)o->rows_after, (unsigned long long)o->goaways,
-          (unsigned long long)o->retries, (unsigned long long)o->reconnects);
+          (unsigned long long)o->retries, (unsigned long long)o->reconnects, o->probe_stored);
   if (o->fault == HOP_FAULT_OVERLOAD)
     fprintf(f,
             ",\"x1_events_per_s\":%.1f,\"x10_stored_per_s\":%.1f,\"rows_at_fix\":%llu,\"commit_delay_us\":%llu,"
@@ -1370,7 +1426,8 @@ static void write_row(FILE *f, const outcome *o) {
     snprintf(extra, sizeof(extra), "%llu reconnects; ", (unsigned long long)o->reconnects);
     goto probe;
   case HOP_FAULT_DISK_FULL:
-    snprintf(extra, sizeof(extra), "integrity %s; ", o->integrity);
+    snprintf(extra, sizeof(extra), "integrity %s; failed probe's rows stored: %ld; ", o->integrity,
+             o->probe_stored);
     /* fall through */
   default:
   probe:

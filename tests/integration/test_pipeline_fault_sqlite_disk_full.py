@@ -14,3 +14,5 @@ check(r["probe_code"] in (8, 13) and "full" in r["probe_message"].lower(),
       "in-band error naming the full disk (%d %r)" % (r["probe_code"], r["probe_message"]))
 check(r["integrity"] == "ok", "PRAGMA integrity_check: %r" % r["integrity"])
 check(r["errors"] > 0 and r["re_emits"] > 0, "Records failed while full and were re-emitted (%d)" % r["re_emits"])
+check(r["probe_stored"] == 0, "the failed 400-event transaction rolled back: %d of its rows stored"
+      % r["probe_stored"])
