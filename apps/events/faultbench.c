@@ -5,8 +5,10 @@
 #include "events/faultbench.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdarg.h>
+#include <poll.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
@@ -920,33 +922,95 @@ static void sc_disk_full(topo *t) {
   rmdir(dir);
 }
 
+/* The external locker: the sqlite3 shell (another process) in BEGIN IMMEDIATE. */
 typedef struct locker {
-  const char *path;
-  uint64_t hold_ms;
-  int rc;
-  atomic_int locked;
+  pid_t pid;
+  int in, out; /* its stdin (ours to write), its stdout (ours to read) */
 } locker;
 
-static void *lock_main(void *arg) {
-  locker *l = arg;
-  sqlite3 *db = NULL;
-  l->rc = -1;
-  if (sqlite3_open_v2(l->path, &db, SQLITE_OPEN_READWRITE, NULL) == SQLITE_OK) {
-    sqlite3_busy_timeout(db, 5000);
-    if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK) {
-      atomic_store(&l->locked, 1);
-      sleep_ms(l->hold_ms);
-      sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-      l->rc = 0;
-    }
+/* Starts `sqlite3 PATH`, takes the write lock and waits for its "locked" line. */
+static int lock_take(locker *l, const char *path, char *err, size_t errlen) {
+  int pin[2], pout[2];
+  l->pid = -1;
+  l->in = l->out = -1;
+  if (pipe2(pin, O_CLOEXEC) != 0) {
+    snprintf(err, errlen, "pipe: %s", strerror(errno));
+    return -1;
   }
-  sqlite3_close(db);
-  atomic_store(&l->locked, 2);
-  return NULL;
+  if (pipe2(pout, O_CLOEXEC) != 0) {
+    close(pin[0]);
+    close(pin[1]);
+    snprintf(err, errlen, "pipe: %s", strerror(errno));
+    return -1;
+  }
+  pid_t pid = fork();
+  if (pid == 0) { /* async-signal-safe calls only: the parent has threads */
+    dup2(pin[0], 0);
+    dup2(pout[1], 1);
+    int devnull = open("/dev/null", O_WRONLY);
+    if (devnull >= 0) dup2(devnull, 2);
+    char *argv[] = {"sqlite3", (char *)path, NULL};
+    execvp("sqlite3", argv);
+    _exit(127);
+  }
+  close(pin[0]);
+  close(pout[1]);
+  if (pid < 0) {
+    close(pin[1]);
+    close(pout[0]);
+    snprintf(err, errlen, "fork: %s", strerror(errno));
+    return -1;
+  }
+  l->pid = pid;
+  l->in = pin[1];
+  l->out = pout[0];
+  static const char cmd[] = "PRAGMA busy_timeout=5000;\nBEGIN IMMEDIATE;\nSELECT 'lock' || 'ed';\n";
+  if (write(l->in, cmd, sizeof(cmd) - 1) != (ssize_t)(sizeof(cmd) - 1)) {
+    snprintf(err, errlen, "writing to sqlite3: %s", strerror(errno));
+    return -1;
+  }
+  char buf[256];
+  size_t len = 0;
+  uint64_t end = now_ms() + 10000;
+  while (now_ms() < end && len < sizeof(buf) - 1) {
+    struct pollfd p = {l->out, POLLIN, 0};
+    if (poll(&p, 1, 100) <= 0) continue;
+    ssize_t r = read(l->out, buf + len, sizeof(buf) - 1 - len);
+    if (r <= 0) break;
+    len += (size_t)r;
+    buf[len] = '\0';
+    if (strstr(buf, "locked\n")) return 0;
+  }
+  snprintf(err, errlen, "the sqlite3 shell did not take the lock (is sqlite3 installed?)");
+  return -1;
 }
 
-/* Another connection (this process, not the run-service's) holds the write lock for 2 s;
- * the run-service waits busy_timeout (250 ms), answers in-band, recovers after. */
+/* ROLLBACK, quit, reap. */
+static void lock_release(locker *l) {
+  if (l->in >= 0) {
+    static const char cmd[] = "ROLLBACK;\n.quit\n";
+    if (write(l->in, cmd, sizeof(cmd) - 1) < 0) {
+    }
+    close(l->in);
+  }
+  if (l->out >= 0) close(l->out);
+  if (l->pid > 0) {
+    uint64_t end = now_ms() + 5000;
+    while (waitpid(l->pid, NULL, WNOHANG) == 0) {
+      if (now_ms() > end) {
+        kill(l->pid, SIGKILL);
+        waitpid(l->pid, NULL, 0);
+        break;
+      }
+      sleep_ms(5);
+    }
+  }
+  l->pid = -1;
+  l->in = l->out = -1;
+}
+
+/* An external sqlite3 shell holds the write lock (BEGIN IMMEDIATE) for 2 s; the run-service
+ * waits its busy timeout (250 ms), answers in-band, recovers after. */
 static void sc_lock(topo *t) {
   outcome *o = t->o;
   t->rs_extra[t->nrs_extra++] = "--busy-timeout";
@@ -956,24 +1020,21 @@ static void sc_lock(topo *t) {
   if (ok) ok = exec_start(t) == 0;
   if (ok) ok = wait_load(t, 0.25) == 0;
   uint64_t t_fault = now_ms();
-  locker l = {t->dbpath, 2000, -1, 0};
-  pthread_t lt;
-  int lt_started = 0;
+  locker l = {-1, -1, -1};
   if (ok) {
-    lt_started = pthread_create(&lt, NULL, lock_main, &l) == 0;
-    while (lt_started && atomic_load(&l.locked) == 0) sleep_ms(1);
-    if (!lt_started || atomic_load(&l.locked) != 1) {
+    char err[200];
+    if (lock_take(&l, t->dbpath, err, sizeof(err)) != 0) {
       ok = 0;
-      snprintf(o->why, sizeof(o->why), "could not take the write lock");
+      snprintf(o->why, sizeof(o->why), "%s", err);
     } else {
+      t_fault = now_ms();
       sleep_ms(50);
       probe(t, 0);
+      uint64_t held = now_ms() - t_fault;
+      if (held < 2000) idle_ms(t, 2000 - held);
     }
   }
-  if (lt_started) {
-    while (atomic_load(&l.locked) == 1) idle_ms(t, 10);
-    pthread_join(lt, NULL);
-  }
+  lock_release(&l);
   if (ok) {
     uint64_t base = committed(t);
     if (wait_committed(t, base) == 0) o->recover_s = (double)(now_ms() - t_fault) / 1000.0;

@@ -29,7 +29,7 @@ enum {
   HOP_FAULT_PG_FAST,           /* pg_ctl stop -m fast, 1 s down, start */
   HOP_FAULT_PG_TERMINATE,      /* pg_terminate_backend of the store's connections */
   HOP_FAULT_DISK_FULL,         /* SQLite on a small tmpfs until SQLITE_FULL, then grown */
-  HOP_FAULT_SQLITE_LOCK,       /* another process holds BEGIN IMMEDIATE for 2 s */
+  HOP_FAULT_SQLITE_LOCK,       /* an external sqlite3 shell holds BEGIN IMMEDIATE for 2 s */
   HOP_FAULT_SIGTERM,           /* graceful restart: replacement started, old one SIGTERMed */
   HOP_FAULT_SCALE_OUT,         /* 3 run-services behind one name, 2 proxies, rolling restart */
   HOP_FAULT_DUPLICATES,        /* the whole load, then replayed 10 times */

@@ -24,7 +24,7 @@ static void usage(FILE *f) {
           "  pg-restart-fast      the same with -m fast\n"
           "  pg-terminate         pg_terminate_backend of the run-service's store connections\n"
           "  sqlite-disk-full     the database on a 1 MiB tmpfs until full, then grown (root)\n"
-          "  sqlite-lock          another connection holds BEGIN IMMEDIATE for 2 s\n"
+          "  sqlite-lock          an external sqlite3 shell holds BEGIN IMMEDIATE for 2 s\n"
           "  sigterm-run-service  graceful restart under load (replacement on the same port)\n"
           "  scale-out            3 run-services behind one name, 2 proxies, restarted one by one\n"
           "                       (root: a private /etc/hosts)\n"

@@ -1,4 +1,4 @@
-"""Another connection holds SQLite's write lock (BEGIN IMMEDIATE) for 2 s under load: the
+"""An external sqlite3 shell holds SQLite's write lock (BEGIN IMMEDIATE) for 2 s under load: the
 run-service waits its busy timeout (250 ms), answers in-band naming the lock, recovers after.
 ctest: TIMEOUT=300"""
 import os
