@@ -191,15 +191,29 @@ void hop_child_kill9(hop_child *c) {
   reap(c, 5000);
 }
 
+/* Reads a small /proc file whole into |buf| (NUL-terminated). open/read, not stdio: the
+ * samplers run while other threads resolve names (getaddrinfo's own fopen), and ThreadSanitizer
+ * flags the two stdio FILE lifetimes as a race. Returns the length, or -1. */
+static ssize_t read_proc(const char *path, char *buf, size_t cap) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  size_t n = 0;
+  while (n < cap - 1) {
+    ssize_t r = read(fd, buf + n, cap - 1 - n);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) break;
+    n += (size_t)r;
+  }
+  close(fd);
+  buf[n] = '\0';
+  return (ssize_t)n;
+}
+
 double hop_child_cpu_s(const hop_child *c) {
   if (c->pid <= 0) return 0;
   char path[64], buf[1024];
   snprintf(path, sizeof(path), "/proc/%d/stat", (int)c->pid);
-  FILE *f = fopen(path, "re");
-  if (!f) return 0;
-  size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-  fclose(f);
-  buf[n] = '\0';
+  if (read_proc(path, buf, sizeof(buf)) < 0) return 0;
   /* Fields after the ")" of the command name: state is 3rd overall, utime 14th, stime 15th. */
   char *p = strrchr(buf, ')');
   if (!p) return 0;
@@ -211,19 +225,15 @@ double hop_child_cpu_s(const hop_child *c) {
 }
 
 static uint64_t status_kib(const char *path, const char *key) {
-  FILE *f = fopen(path, "re");
-  if (!f) return 0;
-  char line[256];
+  char buf[4096];
+  if (read_proc(path, buf, sizeof(buf)) < 0) return 0;
   size_t klen = strlen(key);
-  uint64_t kb = 0;
-  while (fgets(line, sizeof(line), f)) {
-    if (strncmp(line, key, klen) == 0 && line[klen] == ':') {
-      kb = strtoull(line + klen + 1, NULL, 10);
-      break;
-    }
+  for (const char *line = buf; line && *line;) {
+    if (strncmp(line, key, klen) == 0 && line[klen] == ':') return strtoull(line + klen + 1, NULL, 10);
+    line = strchr(line, '\n');
+    if (line) line++;
   }
-  fclose(f);
-  return kb;
+  return 0;
 }
 
 uint64_t hop_child_rss_kib(const hop_child *c, int peak) {

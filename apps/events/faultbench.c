@@ -161,7 +161,16 @@ typedef struct topo {
   int th_started;
   int exec_rc;
   atomic_int exec_done;
-  /* RSS sampling */
+  /* RSS sampling: /proc/PID/status of each process, opened before the executor thread
+   * starts and closed after it ended, re-read with pread. ThreadSanitizer models file
+   * descriptors as objects: an fd opened here every 50 ms while the executor's thread
+   * closes sockets reads as a race on the reused number, so no fd is created or closed by
+   * the sampler while that thread runs (processes started meanwhile are measured by their
+   * VmHWM afterwards). */
+  int watch_fd[2 * (NRS + NPX) + 1];
+  int watch_kind[2 * (NRS + NPX) + 1]; /* 0 the bench (executor), 1 a proxy, 2 a run-service */
+  unsigned nwatch;
+  int self_watched;
   uint64_t rss_exec, rss_proxy, rss_rs;
 } topo;
 
@@ -210,15 +219,49 @@ static uint64_t committed(topo *t) {
   return n;
 }
 
+/* Watches process |pid| (0 = this one); only while no executor thread runs. */
+static void watch(topo *t, int kind, pid_t pid) {
+  if (t->th_started || t->nwatch >= sizeof(t->watch_fd) / sizeof(t->watch_fd[0])) return;
+  char path[64];
+  if (pid) snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+  else snprintf(path, sizeof(path), "/proc/self/status");
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return;
+  t->watch_fd[t->nwatch] = fd;
+  t->watch_kind[t->nwatch++] = kind;
+}
+
+static void unwatch_all(topo *t) {
+  if (t->th_started) return;
+  for (unsigned i = 0; i < t->nwatch; i++) close(t->watch_fd[i]);
+  t->nwatch = 0;
+  t->self_watched = 0;
+}
+
 static void sample_rss(topo *t) {
-  uint64_t v = hop_self_rss_kib(0);
-  if (v > t->rss_exec) t->rss_exec = v;
+  char buf[4096];
+  for (unsigned i = 0; i < t->nwatch; i++) {
+    ssize_t n = pread(t->watch_fd[i], buf, sizeof(buf) - 1, 0);
+    if (n <= 0) continue; /* the process is gone */
+    buf[n] = '\0';
+    const char *p = strstr(buf, "\nVmRSS:");
+    if (!p) continue;
+    uint64_t v = strtoull(p + 8, NULL, 10);
+    uint64_t *slot = t->watch_kind[i] == 0 ? &t->rss_exec : t->watch_kind[i] == 1 ? &t->rss_proxy : &t->rss_rs;
+    if (v > *slot) *slot = v;
+  }
+}
+
+/* After the executor thread ended: the peak (VmHWM) of the services still running covers
+ * the ones started during the load. */
+static void sample_peaks(topo *t) {
+  sample_rss(t);
   for (unsigned i = 0; i < t->npx; i++) {
-    v = hop_child_rss_kib(&t->px[i], 0);
+    uint64_t v = hop_child_rss_kib(&t->px[i], 1);
     if (v > t->rss_proxy) t->rss_proxy = v;
   }
   for (unsigned i = 0; i < t->nrs; i++) {
-    v = hop_child_rss_kib(&t->rs[i], 0);
+    uint64_t v = hop_child_rss_kib(&t->rs[i], 1);
     if (v > t->rss_rs) t->rss_rs = v;
   }
 }
@@ -273,6 +316,7 @@ static int rs_start_env(topo *t, unsigned i, char *const env[]) {
     if (hop_child_start_env(&t->rs[i], t->b->cfg->exe, args, env, !t->b->cfg->verbose, 15000,
                             err, sizeof(err)) == 0) {
       if (!t->rs_port) t->rs_port = t->rs[i].port;
+      watch(t, 2, t->rs[i].pid);
       return 0;
     }
     sleep_ms(50);
@@ -296,6 +340,7 @@ static int px_start(topo *t, unsigned i) {
     if (hop_child_start(&t->px[i], t->b->cfg->exe, args, !t->b->cfg->verbose, 15000, err,
                         sizeof(err)) == 0) {
       if (!t->px_port) t->px_port = t->px[i].port;
+      watch(t, 1, t->px[i].pid);
       return 0;
     }
     sleep_ms(50);
@@ -355,6 +400,10 @@ static void exec_config(topo *t, uint64_t seed_offset) {
 }
 
 static int exec_start(topo *t) {
+  if (!t->self_watched) {
+    watch(t, 0, 0);
+    t->self_watched = 1;
+  }
   atomic_store(&t->exec_done, 0);
   if (pthread_create(&t->th, NULL, exec_main, t) != 0) {
     snprintf(t->o->why, sizeof(t->o->why), "cannot start the executor thread");
@@ -693,7 +742,7 @@ static void topo_unlink(topo *t) {
 static void finish(topo *t, int timeline_ok) {
   outcome *o = t->o;
   exec_join(t);
-  sample_rss(t);
+  sample_peaks(t);
   uint64_t dups = 0, qf = 0;
   for (unsigned i = 0; i < t->nrs; i++) {
     dups += rs_metric(t, i, "hopwire_store_duplicates_total");
@@ -712,6 +761,7 @@ static void finish(topo *t, int timeline_ok) {
     free(m);
   }
   int stop_status = topo_stop(t);
+  unwatch_all(t);
   if (t->exec_rc) {
     snprintf(o->why, sizeof(o->why), "executor: %s", hop_strerror(t->exec_rc));
     return;
@@ -1227,11 +1277,12 @@ static void sc_overload(topo *t) {
     return;
   }
   o->x1_events_per_s = t->ex.events_per_s;
-  sample_rss(t);
+  sample_peaks(t);
   o->x1_rss_exec = t->rss_exec;
   o->x1_rss_proxy = t->rss_proxy;
   o->x1_rss_rs = t->rss_rs;
   int x1_status = topo_stop(t);
+  unwatch_all(t);
   hop_exec_result_free(&t->ex);
   t->rss_exec = t->rss_proxy = t->rss_rs = 0;
 
@@ -1380,6 +1431,7 @@ static void run_one(bench *b, int f, outcome *o) {
   }
   if (t->th_started) exec_join(t);
   topo_stop(t);
+  unwatch_all(t);
   hop_exec_result_free(&t->ex);
   free(t);
 }
