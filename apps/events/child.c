@@ -22,8 +22,17 @@ static uint64_t now_ms(void) {
   return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
+extern char **environ;
+
+#define MAX_ENV 4096
+
 int hop_child_start(hop_child *c, const char *exe, char *const args[], int quiet,
                     uint64_t timeout_ms, char *err, size_t errlen) {
+  return hop_child_start_env(c, exe, args, NULL, quiet, timeout_ms, err, errlen);
+}
+
+int hop_child_start_env(hop_child *c, const char *exe, char *const args[], char *const env[],
+                        int quiet, uint64_t timeout_ms, char *err, size_t errlen) {
   c->pid = -1;
   c->out_fd = -1;
   c->port = 0;
@@ -40,9 +49,23 @@ int hop_child_start(hop_child *c, const char *exe, char *const args[], int quiet
     return -1;
   }
   argv[n] = NULL;
+  /* The environment is built before fork: the child may only make async-signal-safe calls. */
+  char **envp = NULL;
+  if (env) {
+    size_t ne = 0, ee = 0;
+    while (environ[ne]) ne++;
+    while (env[ee]) ee++;
+    if (ne + ee >= MAX_ENV || !(envp = calloc(ne + ee + 1, sizeof(char *)))) {
+      snprintf(err, errlen, "%s: environment too large", c->name);
+      return -1;
+    }
+    for (size_t i = 0; i < ne; i++) envp[i] = environ[i];
+    for (size_t i = 0; i < ee; i++) envp[ne + i] = env[i];
+  }
   int fds[2];
   if (pipe2(fds, O_CLOEXEC) != 0) {
     snprintf(err, errlen, "pipe: %s", strerror(errno));
+    free(envp);
     return -1;
   }
   int devnull = quiet ? open("/dev/null", O_WRONLY | O_CLOEXEC) : -1;
@@ -53,6 +76,7 @@ int hop_child_start(hop_child *c, const char *exe, char *const args[], int quiet
     close(fds[0]);
     close(fds[1]);
     if (devnull >= 0) close(devnull);
+    free(envp);
     return -1;
   }
   if (pid == 0) {
@@ -61,9 +85,11 @@ int hop_child_start(hop_child *c, const char *exe, char *const args[], int quiet
     if (getppid() != parent) _exit(127);
     dup2(fds[1], 1);
     if (devnull >= 0) dup2(devnull, 2);
-    execv(exe, argv);
+    if (envp) execve(exe, argv, envp);
+    else execv(exe, argv);
     _exit(127);
   }
+  free(envp);
   close(fds[1]);
   if (devnull >= 0) close(devnull);
   c->pid = pid;
@@ -141,6 +167,18 @@ static int reap(hop_child *c, uint64_t timeout_ms) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
+int hop_child_exited(hop_child *c, int *status) {
+  if (c->pid <= 0) return -1;
+  int st = 0;
+  pid_t r = waitpid(c->pid, &st, WNOHANG);
+  if (r != c->pid) return 0;
+  c->pid = -1;
+  if (c->out_fd >= 0) close(c->out_fd);
+  c->out_fd = -1;
+  if (status) *status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+  return 1;
+}
+
 int hop_child_stop(hop_child *c, uint64_t timeout_ms) {
   if (c->pid <= 0) return -1;
   kill(c->pid, SIGTERM);
@@ -153,15 +191,29 @@ void hop_child_kill9(hop_child *c) {
   reap(c, 5000);
 }
 
+/* Reads a small /proc file whole into |buf| (NUL-terminated). open/read, not stdio: the
+ * samplers run while other threads resolve names (getaddrinfo's own fopen), and ThreadSanitizer
+ * flags the two stdio FILE lifetimes as a race. Returns the length, or -1. */
+static ssize_t read_proc(const char *path, char *buf, size_t cap) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  size_t n = 0;
+  while (n < cap - 1) {
+    ssize_t r = read(fd, buf + n, cap - 1 - n);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) break;
+    n += (size_t)r;
+  }
+  close(fd);
+  buf[n] = '\0';
+  return (ssize_t)n;
+}
+
 double hop_child_cpu_s(const hop_child *c) {
   if (c->pid <= 0) return 0;
   char path[64], buf[1024];
   snprintf(path, sizeof(path), "/proc/%d/stat", (int)c->pid);
-  FILE *f = fopen(path, "re");
-  if (!f) return 0;
-  size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-  fclose(f);
-  buf[n] = '\0';
+  if (read_proc(path, buf, sizeof(buf)) < 0) return 0;
   /* Fields after the ")" of the command name: state is 3rd overall, utime 14th, stime 15th. */
   char *p = strrchr(buf, ')');
   if (!p) return 0;
@@ -173,19 +225,15 @@ double hop_child_cpu_s(const hop_child *c) {
 }
 
 static uint64_t status_kib(const char *path, const char *key) {
-  FILE *f = fopen(path, "re");
-  if (!f) return 0;
-  char line[256];
+  char buf[4096];
+  if (read_proc(path, buf, sizeof(buf)) < 0) return 0;
   size_t klen = strlen(key);
-  uint64_t kb = 0;
-  while (fgets(line, sizeof(line), f)) {
-    if (strncmp(line, key, klen) == 0 && line[klen] == ':') {
-      kb = strtoull(line + klen + 1, NULL, 10);
-      break;
-    }
+  for (const char *line = buf; line && *line;) {
+    if (strncmp(line, key, klen) == 0 && line[klen] == ':') return strtoull(line + klen + 1, NULL, 10);
+    line = strchr(line, '\n');
+    if (line) line++;
   }
-  fclose(f);
-  return kb;
+  return 0;
 }
 
 uint64_t hop_child_rss_kib(const hop_child *c, int peak) {

@@ -23,6 +23,13 @@ typedef struct hop_child {
  * (then /dev/null). Returns 0, or -1 with |err| naming the cause (exit status, timeout). */
 int hop_child_start(hop_child *c, const char *exe, char *const args[], int quiet,
                     uint64_t timeout_ms, char *err, size_t errlen);
+/* The same with |env| ("NAME=VALUE" strings, NULL-terminated; may be NULL) added to the
+ * child's environment (the parent's is left alone: it may have threads). */
+int hop_child_start_env(hop_child *c, const char *exe, char *const args[], char *const env[],
+                        int quiet, uint64_t timeout_ms, char *err, size_t errlen);
+/* Reaps the child if it has exited (no wait): returns 1 with *status as hop_child_stop's
+ * (exit status or 128+signal), 0 while it runs, -1 if it was not running. */
+int hop_child_exited(hop_child *c, int *status);
 /* SIGTERM, then SIGKILL after |timeout_ms|; reaps. Returns the exit status (or 128+signal),
  * -1 if it was not running. */
 int hop_child_stop(hop_child *c, uint64_t timeout_ms);

@@ -6,6 +6,8 @@
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
+#include <signal.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,6 +59,7 @@ struct hop_store {
 
   writer_slot *slots;
   unsigned nslots;
+  uint64_t kill_after_commit; /* test hook (HOP_TEST_KILL_AT_COMMIT=N): 0 = off */
 };
 
 /* Set on writer threads: hop_store_insert from a completion callback would wait forever. */
@@ -86,6 +89,15 @@ void hop_store_config_init(hop_store_config *cfg) {
   cfg->connect_timeout_ms = 5000;
   cfg->notify = 1;
   cfg->commit_delay_us = 0;
+}
+
+uint64_t hop_store_test_kill_at_commit(const char *mode) {
+  const char *v = getenv("HOP_TEST_KILL_AT_COMMIT");
+  if (!v || !*v) return 0;
+  char *end = NULL;
+  unsigned long long n = strtoull(v, &end, 10);
+  const char *m = *end == ':' ? end + 1 : "after";
+  return strcmp(m, mode) == 0 ? (uint64_t)n : 0;
 }
 
 const char *hop_store_engine(const hop_store *s) { return s->eng->name; }
@@ -188,6 +200,8 @@ static void *writer_main(void *arg) {
         s->st.rows_inserted += ws->group[i]->inserted;
         s->st.duplicates += ws->group[i]->n - ws->group[i]->inserted;
       }
+      /* Crash test: the N-th COMMIT returned, nobody is answered yet. */
+      if (s->kill_after_commit && s->st.transactions == s->kill_after_commit) kill(getpid(), SIGKILL);
     } else {
       s->st.errors++;
     }
@@ -292,6 +306,7 @@ int hop_store_open(hop_store **out, const hop_store_config *cfg, char *err, size
   pthread_condattr_destroy(&ca);
   pthread_mutex_init(&s->reader_mu, NULL);
 
+  s->kill_after_commit = hop_store_test_kill_at_commit("after");
   int rc = eng->open(s, &s->cfg, target, &s->eng_state, err, errlen);
   if (rc != 0) {
     s->eng_state = NULL;

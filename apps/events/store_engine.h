@@ -66,6 +66,13 @@ extern const hop_store_ops hop_store_engine_pg;
 /* A writer re-established its connection (stats.reconnects). Any thread. */
 void hop_store_note_reconnect(hop_store *s);
 
+/* Test hook, documented in docs/pipeline-faults.md: HOP_TEST_KILL_AT_COMMIT=N[:MODE] makes
+ * the process SIGKILL itself at its N-th transaction. MODE "after" (default): store.c, after
+ * COMMIT returned and before any batch of it is answered; "hook": SQLite, inside
+ * sqlite3_commit_hook, i.e. while the COMMIT runs (nothing of it durable yet). Returns N when
+ * the variable names |mode|, else 0. Read once per open. */
+uint64_t hop_store_test_kill_at_commit(const char *mode);
+
 /* Monotonic microseconds, and a sleep that resumes after EINTR. */
 uint64_t hop_store_now_us(void);
 void hop_store_sleep_us(uint64_t us);

@@ -1,10 +1,12 @@
 /* The SQLite engine: WAL, one writer connection owned by one writer thread, a separate
  * reader connection for list / count. See store.h and store_engine.h. */
 #include <limits.h>
+#include <signal.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "events/store_engine.h"
 #include "hopwire/error.h"
@@ -41,6 +43,7 @@ typedef struct sq_writer {
   sqlite3_stmt *begin, *commit;
   int dirty;  /* committed since the last idle checkpoint */
   int broken; /* a ROLLBACK failed: reopen the connection before the next transaction */
+  uint64_t commits, kill_at; /* the crash test hook (store_engine.h) */
 } sq_writer;
 
 struct sq_eng {
@@ -140,6 +143,13 @@ static int prepare(sqlite3 *db, const char *sql, sqlite3_stmt **st, char *err, s
   return 0;
 }
 
+/* The crash test: SIGKILL while the N-th COMMIT is in progress (before SQLite writes it). */
+static int commit_hook(void *ud) {
+  sq_writer *w = ud;
+  if (++w->commits == w->kill_at) kill(getpid(), SIGKILL);
+  return 0;
+}
+
 /* Opens and configures the writer connection (w->db, begin, commit, sizes). */
 static int writer_connect(sq_writer *w, char *err, size_t errlen) {
   sq_eng *e = w->e;
@@ -176,6 +186,8 @@ static int writer_connect(sq_writer *w, char *err, size_t errlen) {
   w->sizes[w->nsizes++] = max;
   for (size_t i = 0; i < NSIZES - 1; i++)
     if (FIXED_SIZES[i] < max) w->sizes[w->nsizes++] = FIXED_SIZES[i];
+  w->kill_at = hop_store_test_kill_at_commit("hook");
+  if (w->kill_at) sqlite3_commit_hook(w->db, commit_hook, w);
   return 0;
 }
 

@@ -1,4 +1,5 @@
-#include "pgtest.h"
+/* Throwaway PostgreSQL servers: see pgctl.h. */
+#include "events/pgctl.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
