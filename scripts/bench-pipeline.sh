@@ -5,14 +5,18 @@
 #  1. hopwire pipeline-bench: run-service events/s vs the store's ceiling, group commit on/off,
 #     through the proxy (dials on the proxy -> run-service hop).
 #  2. hopwire demo: the five designs, ROUNDS rounds each (medians printed), ACTIONS actions.
-#  3. hopwire demo at one reconciler (designs 4 and 5): p50 at low load.
-# Usage: scripts/bench-pipeline.sh [--rounds N] [--actions N] [--duration DUR] [--no-pg]
-#                                  [--no-sqlite]   (HOPWIRE=path/to/hopwire; default ./build/hopwire)
+#  3. hopwire demo at one reconciler (designs 4 and 5): p50 at low load, and memory per event
+#     in flight (peak RSS at 512 reconcilers vs 1).
+# Usage: scripts/bench-pipeline.sh [--rounds N] [--actions N] [--duration DUR]
+#          [--demo-duration DUR] [--no-pg] [--no-sqlite]   (HOPWIRE=path; default ./build/hopwire)
+#   --duration: each pipeline-bench mode (5s); --demo-duration: cap each demo design's run
+#   (default none: all actions; the per-event designs on PostgreSQL take minutes at 20,000)
 set -euo pipefail
 HOPWIRE=${HOPWIRE:-./build/hopwire}
 rounds=3
 actions=20000
 duration=5s
+demo_duration=
 pg=1
 sq=1
 while [ $# -gt 0 ]; do
@@ -20,9 +24,10 @@ while [ $# -gt 0 ]; do
     --rounds) rounds=$2; shift 2 ;;
     --actions) actions=$2; shift 2 ;;
     --duration) duration=$2; shift 2 ;;
+    --demo-duration) demo_duration=$2; shift 2 ;;
     --no-pg) pg=0; shift ;;
     --no-sqlite) sq=0; shift ;;
-    -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
     *) echo "bench-pipeline: unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -72,7 +77,8 @@ demo_rounds() {
   : >"$out"
   for r in $(seq 1 "$rounds"); do
     echo "  round $r/$rounds ..." >&2
-    "$HOPWIRE" demo --actions "$actions" --json "${store_args[@]}" >>"$out" || {
+    "$HOPWIRE" demo --actions "$actions" --json ${demo_duration:+--duration "$demo_duration"} \
+      "${store_args[@]}" >>"$out" || {
       echo "bench-pipeline: demo round $r failed its checks" >&2; }
   done
   python3 - "$out" <<'EOF'
@@ -129,7 +135,7 @@ if [ $sq = 1 ]; then
   echo "== SQLite (temp files, synchronous=full)"
   "$HOPWIRE" pipeline-bench --duration "$duration"
   echo
-  echo "demo, $actions actions, 512 reconcilers, $rounds rounds:"
+  echo "demo, $actions actions, 512 reconcilers, $rounds rounds${demo_duration:+, each design capped at $demo_duration}:"
   demo_rounds
   echo "low load:"
   low_load
@@ -140,7 +146,7 @@ if [ $pg = 1 ]; then
   echo "== PostgreSQL 15 ($PGURL, fsync on, synchronous_commit on)"
   "$HOPWIRE" pipeline-bench --duration "$duration" --store "$PGURL"
   echo
-  echo "demo, $actions actions, 512 reconcilers, $rounds rounds:"
+  echo "demo, $actions actions, 512 reconcilers, $rounds rounds${demo_duration:+, each design capped at $demo_duration}:"
   demo_rounds --store "$PGURL"
   echo "low load:"
   low_load --store "$PGURL"

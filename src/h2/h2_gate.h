@@ -19,8 +19,9 @@
  * the session otherwise (ignored DATA still counts against flow control there).
  *
  * The way each stream closed is remembered in a small ring (HOP_H2_GATE_RING streams) fed
- * by the owner's frame callbacks; a stream older than the ring is treated as closed by
- * END_STREAM. One gate per connection, on its loop thread. */
+ * by the owner's frame callbacks; for a stream older than the ring HEADERS is still an error
+ * (no stream id is ever reused) but DATA is passed on and ignored (it may be in flight after
+ * a RST_STREAM of ours). One gate per connection, on its loop thread. */
 #ifndef HOP_H2_GATE_H
 #define HOP_H2_GATE_H
 

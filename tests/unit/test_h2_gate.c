@@ -207,8 +207,37 @@ static void data_after_our_reset_ignored(void **state) {
   }
 }
 
+/* Our RST_STREAM on stream 1, then more than a ring's worth of streams open and close: DATA
+ * still in flight on 1 is ignored (it is no longer remembered, and may be legitimate), while
+ * HEADERS on it is still a connection error. */
+static void data_on_forgotten_stream_ignored(void **state) {
+  env e;
+  env_init(&e);
+  uint8_t b[256];
+  size_t n = start(b);
+  n += open_get(b + n, 1, 0);
+  feed(&e, b, n, 4096);
+  assert_int_equal(nghttp2_submit_rst_stream(e.s, NGHTTP2_FLAG_NONE, 1, NGHTTP2_CANCEL), 0);
+  drain(&e);
+  int32_t sid = 3;
+  for (int k = 0; k < HOP_H2_GATE_RING + 8; k++, sid += 2) {
+    n = open_get(b, sid, 1);
+    feed(&e, b, n, 4096);
+    answer(&e, sid);
+  }
+  n = frame(b, NGHTTP2_DATA, NGHTTP2_FLAG_END_STREAM, 1, "late", 4);
+  feed(&e, b, n, 4096);
+  assert_int_equal(e.g.error, 0);
+  assert_true(nghttp2_session_want_read(e.s));
+  n = open_get(b, 1, 1);
+  feed(&e, b, n, 4096);
+  assert_int_not_equal(e.g.error, 0);
+  env_free(&e);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(data_on_forgotten_stream_ignored),
       cmocka_unit_test(data_after_end_stream), cmocka_unit_test(headers_after_peer_reset),
       cmocka_unit_test(lower_stream_id), cmocka_unit_test(priority_rules),
       cmocka_unit_test(data_after_our_reset_ignored),
