@@ -18,7 +18,8 @@ remembers how they closed).
   bad_preface                "PRI * HTTP/2.0" with a wrong tail       GOAWAY(PROTOCOL_ERROR), close,
                                                                       no HTTP/1.1 answer
 Run: /usr/bin/python3 tests/integration/test_server_h2_conformance.py [case ...]
-HOP_CONF_REPEAT=N changes the repetitions (default 20); HOP_CONF_REPORT=1 prints what each
+HOP_CONF_REPEAT=N changes the repetitions (default 20; 5 in the sanitizer builds, which
+repeat the same code paths 3-5x slower); HOP_CONF_REPORT=1 prints what each
 case got instead of failing (used to record the before/after table).
 ctest: TIMEOUT=300
 """
@@ -33,7 +34,8 @@ from h2attack import (  # noqa: E402
     RST_STREAM, SETTINGS, STREAM_CLOSED, CANCEL, RawH2, Server, code_name, data_frame, expect,
     finish_server, frame, plain_block, request_headers, rst_frame, run_cases)
 
-REPEAT = int(os.environ.get("HOP_CONF_REPEAT", "20"))
+_SAN = os.environ.get("HOP_SANITIZE", "0") in ("1", "ON", "TRUE", "true")
+REPEAT = int(os.environ.get("HOP_CONF_REPEAT", "5" if _SAN else "20"))
 REPORT = os.environ.get("HOP_CONF_REPORT", "") not in ("", "0")
 CT = ("content-type", "application/proto")
 _srv = {}
