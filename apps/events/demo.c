@@ -11,6 +11,7 @@
 #include "events/child.h"
 #include "events/eventgen.h"
 #include "events/executor.h"
+#include "events/keyset.h"
 #include "events/prom.h"
 #include "events/store.h"
 #include "hopwire/client.h"
@@ -59,73 +60,27 @@ void hop_demo_config_init(hop_demo_config *cfg) {
 
 /* ---- the store check: every acknowledged key present ---- */
 
-typedef struct keyset {
-  char **slot;
-  uint8_t *found;
-  size_t cap, n;
-} keyset;
-
-static uint64_t fnv(const char *s) {
-  uint64_t h = 1469598103934665603ull;
-  for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ull;
-  return h;
-}
-
-static int keyset_init(keyset *ks, size_t n) {
-  ks->cap = 16;
-  while (ks->cap < n * 2 + 16) ks->cap <<= 1;
-  ks->n = 0;
-  ks->slot = calloc(ks->cap, sizeof(char *));
-  ks->found = calloc(ks->cap, 1);
-  return ks->slot && ks->found ? 0 : -1;
-}
-
-static void keyset_free(keyset *ks) {
-  for (size_t i = 0; ks->slot && i < ks->cap; i++) free(ks->slot[i]);
-  free(ks->slot);
-  free(ks->found);
-}
-
-/* Returns the slot of |k| (inserting it when |add|), or SIZE_MAX. */
-static size_t keyset_find(keyset *ks, const char *k, int add) {
-  size_t i = (size_t)fnv(k) & (ks->cap - 1);
-  while (ks->slot[i]) {
-    if (!strcmp(ks->slot[i], k)) return i;
-    i = (i + 1) & (ks->cap - 1);
-  }
-  if (!add || ks->n * 2 >= ks->cap) return SIZE_MAX;
-  ks->slot[i] = strdup(k);
-  if (!ks->slot[i]) return SIZE_MAX;
-  ks->n++;
-  return i;
-}
-
-static void key_str(char *out, size_t n, const char *p, const char *d, const char *r,
-                    const char *a, uint32_t attempt, int32_t phase, uint32_t version) {
-  snprintf(out, n, "%s\x1f%s\x1f%s\x1f%s\x1f%u\x1f%d\x1f%u", p, d, r, a, attempt, phase, version);
-}
-
 typedef struct check_ctx {
-  keyset *acked;
+  hop_keyset *acked;
   uint64_t rows;
 } check_ctx;
 
 static int on_stored(void *ud, const hop_ev_row *row) {
   check_ctx *c = ud;
   char k[256];
-  key_str(k, sizeof(k), row->project, row->domain, row->run_name, row->name, row->attempt,
+  hop_event_key_str(k, sizeof(k), row->project, row->domain, row->run_name, row->name, row->attempt,
           row->phase, row->version);
   c->rows++;
-  size_t i = keyset_find(c->acked, k, 0);
-  if (i != SIZE_MAX) c->acked->found[i] = 1;
+  size_t i = hop_keyset_find(c->acked, k, 0);
+  if (i != SIZE_MAX) c->acked->hits[i] = 1;
   return 0;
 }
 
 /* Counts the rows of the design's runs and the acknowledged events missing from them. */
 static int check_store(const char *url, const hop_exec_config *ec, const hop_exec_result *ex,
                        outcome *o, char *err, size_t errlen) {
-  keyset acked, runs;
-  if (keyset_init(&acked, ex->acknowledged + 1) || keyset_init(&runs, ex->actions / 4 + 16)) {
+  hop_keyset acked, runs;
+  if (hop_keyset_init(&acked, ex->acknowledged + 1) || hop_keyset_init(&runs, ex->actions / 4 + 16)) {
     snprintf(err, errlen, "out of memory");
     return -1;
   }
@@ -137,12 +92,12 @@ static int check_store(const char *url, const hop_exec_config *ec, const hop_exe
       if (hop_evgen_key_of(&ec->gen, a, s, &key)) continue;
       if (s == 0) {
         snprintf(k, sizeof(k), "%s\x1f%s\x1f%s", key.project, key.domain, key.run_name);
-        keyset_find(&runs, k, 1);
+        hop_keyset_find(&runs, k, 1);
       }
       if (!hop_exec_acked(ex, a, s)) continue;
-      key_str(k, sizeof(k), key.project, key.domain, key.run_name, key.name, key.attempt,
+      hop_event_key_str(k, sizeof(k), key.project, key.domain, key.run_name, key.name, key.attempt,
               key.phase, key.version);
-      keyset_find(&acked, k, 1);
+      hop_keyset_find(&acked, k, 1);
     }
   }
   hop_store_config sc;
@@ -161,11 +116,11 @@ static int check_store(const char *url, const hop_exec_config *ec, const hop_exe
   }
   if (opened) hop_store_close(st);
   uint64_t found = 0;
-  for (size_t i = 0; i < acked.cap; i++) found += acked.found[i];
+  for (size_t i = 0; i < acked.cap; i++) found += acked.hits[i];
   o->rows = cc.rows;
   o->lost = acked.n - found;
-  keyset_free(&acked);
-  keyset_free(&runs);
+  hop_keyset_free(&acked);
+  hop_keyset_free(&runs);
   return rv ? -1 : 0;
 }
 

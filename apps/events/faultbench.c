@@ -26,6 +26,7 @@
 #include "events/child.h"
 #include "events/codec.h"
 #include "events/eventgen.h"
+#include "events/keyset.h"
 #include "events/executor.h"
 #include "events/pgctl.h"
 #include "events/prom.h"
@@ -493,65 +494,20 @@ static void probe(topo *t, unsigned i) { probe_n(t, i, 1); }
 
 /* ---- the store check ---- */
 
-typedef struct keyset {
-  char **slot;
-  uint8_t *hits; /* 0 none, 1 planned, 2 planned+acked; | 4 stored */
-  size_t cap, n;
-} keyset;
-
-static uint64_t fnv(const void *p, size_t n, uint64_t h) {
-  const unsigned char *s = p;
-  for (size_t i = 0; i < n; i++) h = (h ^ s[i]) * 1099511628211ull;
-  return h;
-}
-
-static int keyset_init(keyset *ks, size_t n) {
-  ks->cap = 16;
-  while (ks->cap < n * 2 + 16) ks->cap <<= 1;
-  ks->n = 0;
-  ks->slot = calloc(ks->cap, sizeof(char *));
-  ks->hits = calloc(ks->cap, 1);
-  return ks->slot && ks->hits ? 0 : -1;
-}
-
-static void keyset_free(keyset *ks) {
-  for (size_t i = 0; ks->slot && i < ks->cap; i++) free(ks->slot[i]);
-  free(ks->slot);
-  free(ks->hits);
-}
-
-static size_t keyset_find(keyset *ks, const char *k, int add) {
-  size_t i = (size_t)fnv(k, strlen(k), 1469598103934665603ull) & (ks->cap - 1);
-  while (ks->slot[i]) {
-    if (!strcmp(ks->slot[i], k)) return i;
-    i = (i + 1) & (ks->cap - 1);
-  }
-  if (!add || ks->n * 2 >= ks->cap) return SIZE_MAX;
-  ks->slot[i] = strdup(k);
-  if (!ks->slot[i]) return SIZE_MAX;
-  ks->n++;
-  return i;
-}
-
-static void key_str(char *out, size_t n, const char *p, const char *d, const char *r,
-                    const char *a, uint32_t attempt, int32_t phase, uint32_t version) {
-  snprintf(out, n, "%s\x1f%s\x1f%s\x1f%s\x1f%u\x1f%d\x1f%u", p, d, r, a, attempt, phase, version);
-}
-
 typedef struct check_ctx {
-  keyset *keys;
+  hop_keyset *keys;
   uint64_t rows, dup_rows, foreign, sum;
 } check_ctx;
 
 static int on_stored(void *ud, const hop_ev_row *row) {
   check_ctx *c = ud;
   char k[256];
-  key_str(k, sizeof(k), row->project, row->domain, row->run_name, row->name, row->attempt,
+  hop_event_key_str(k, sizeof(k), row->project, row->domain, row->run_name, row->name, row->attempt,
           row->phase, row->version);
   c->rows++;
-  c->sum = fnv(k, strlen(k), c->sum);
-  c->sum = fnv(row->info, row->info_len, c->sum);
-  size_t i = keyset_find(c->keys, k, 0);
+  c->sum = hop_fnv1a(k, strlen(k), c->sum);
+  c->sum = hop_fnv1a(row->info, row->info_len, c->sum);
+  size_t i = hop_keyset_find(c->keys, k, 0);
   if (i == SIZE_MAX) {
     c->foreign++;
   } else {
@@ -567,11 +523,11 @@ static int check_store(topo *t, uint64_t *sum) {
   outcome *o = t->o;
   const hop_exec_config *ec = &t->ec;
   const hop_exec_result *ex = &t->ex;
-  keyset keys, runs;
-  if (keyset_init(&keys, ec->actions * HOP_EVGEN_MAX_EVENTS) ||
-      keyset_init(&runs, ec->actions / 4 + 16)) {
-    keyset_free(&keys);
-    keyset_free(&runs);
+  hop_keyset keys, runs;
+  if (hop_keyset_init(&keys, ec->actions * HOP_EVGEN_MAX_EVENTS) ||
+      hop_keyset_init(&runs, ec->actions / 4 + 16)) {
+    hop_keyset_free(&keys);
+    hop_keyset_free(&runs);
     snprintf(o->why, sizeof(o->why), "check: out of memory");
     return -1;
   }
@@ -583,11 +539,11 @@ static int check_store(topo *t, uint64_t *sum) {
       if (hop_evgen_key_of(&ec->gen, a, s, &key)) continue;
       if (s == 0) {
         snprintf(k, sizeof(k), "%s\x1f%s\x1f%s", key.project, key.domain, key.run_name);
-        keyset_find(&runs, k, 1);
+        hop_keyset_find(&runs, k, 1);
       }
-      key_str(k, sizeof(k), key.project, key.domain, key.run_name, key.name, key.attempt,
+      hop_event_key_str(k, sizeof(k), key.project, key.domain, key.run_name, key.name, key.attempt,
               key.phase, key.version);
-      size_t i = keyset_find(&keys, k, 1);
+      size_t i = hop_keyset_find(&keys, k, 1);
       if (i == SIZE_MAX) continue;
       keys.hits[i] = 1;
       if (ex->acked && hop_exec_acked(ex, a, s)) keys.hits[i] = 2;
@@ -617,8 +573,8 @@ static int check_store(topo *t, uint64_t *sum) {
   o->foreign_rows = cc.foreign;
   o->lost = lost;
   if (sum) *sum = cc.sum;
-  keyset_free(&keys);
-  keyset_free(&runs);
+  hop_keyset_free(&keys);
+  hop_keyset_free(&runs);
   if (rv) {
     snprintf(o->why, sizeof(o->why), "check: %s", err);
     return -1;
@@ -632,10 +588,10 @@ static long probe_rows(topo *t) {
   hop_evgen_config g;
   hop_evgen_config_init(&g);
   g.seed = t->b->seed ^ 0x70726f6265ull;
-  keyset keys, runs;
-  if (keyset_init(&keys, o->probe_nev) || keyset_init(&runs, o->probe_nev)) {
-    keyset_free(&keys);
-    keyset_free(&runs);
+  hop_keyset keys, runs;
+  if (hop_keyset_init(&keys, o->probe_nev) || hop_keyset_init(&runs, o->probe_nev)) {
+    hop_keyset_free(&keys);
+    hop_keyset_free(&runs);
     return -1;
   }
   char k[256];
@@ -643,10 +599,10 @@ static long probe_rows(topo *t) {
     hop_evgen_key key;
     if (hop_evgen_key_of(&g, o->probe_base + i, 0, &key)) continue;
     snprintf(k, sizeof(k), "%s\x1f%s\x1f%s", key.project, key.domain, key.run_name);
-    keyset_find(&runs, k, 1);
-    key_str(k, sizeof(k), key.project, key.domain, key.run_name, key.name, key.attempt,
+    hop_keyset_find(&runs, k, 1);
+    hop_event_key_str(k, sizeof(k), key.project, key.domain, key.run_name, key.name, key.attempt,
             key.phase, key.version);
-    keyset_find(&keys, k, 1);
+    hop_keyset_find(&keys, k, 1);
   }
   hop_store_config sc;
   hop_store_config_init(&sc);
@@ -667,8 +623,8 @@ static long probe_rows(topo *t) {
   long found = 0;
   for (size_t i = 0; i < keys.cap; i++)
     if (keys.hits[i] & 4) found++;
-  keyset_free(&keys);
-  keyset_free(&runs);
+  hop_keyset_free(&keys);
+  hop_keyset_free(&runs);
   return rv ? -1 : found;
 }
 
