@@ -346,6 +346,22 @@ int hop_ev_wire_check(const uint8_t *buf, size_t len, const ProtobufCMessageDesc
   return wire_walk(&c, buf ? buf : (const uint8_t *)"", len, desc, 0, 0);
 }
 
+size_t hop_ev_elem_size(ProtobufCType t) {
+  switch (t) {
+  case PROTOBUF_C_TYPE_INT64: case PROTOBUF_C_TYPE_SINT64: case PROTOBUF_C_TYPE_SFIXED64:
+  case PROTOBUF_C_TYPE_UINT64: case PROTOBUF_C_TYPE_FIXED64: case PROTOBUF_C_TYPE_DOUBLE:
+    return 8;
+  case PROTOBUF_C_TYPE_BOOL:
+    return sizeof(protobuf_c_boolean);
+  case PROTOBUF_C_TYPE_STRING: case PROTOBUF_C_TYPE_MESSAGE:
+    return sizeof(void *);
+  case PROTOBUF_C_TYPE_BYTES:
+    return sizeof(ProtobufCBinaryData);
+  default:
+    return 4;
+  }
+}
+
 /* ---- hop_ev_decode ---- */
 
 /* The next event span of the outer message (field 1, wire type 2); unknown outer fields are
@@ -594,6 +610,31 @@ int hop_ev_decode(const uint8_t *body, size_t len, size_t max_events, hop_ev_bat
 fail:
   free(mem);
   return -1;
+}
+
+int hop_ev_validate(const uint8_t *body, size_t len, size_t max_events, size_t *nevents,
+                    char *err, size_t errlen) {
+  const uint8_t *ev;
+  size_t evlen, pos = 0, n = 0;
+  int r;
+  char sub[256];
+  *nevents = 0;
+  if (!body) len = 0;
+  while ((r = next_event(body, len, &pos, &ev, &evlen, err, errlen)) == 1) {
+    if (max_events && n == max_events) {
+      seterr(err, errlen, "too many events (more than %zu)", max_events);
+      return -1;
+    }
+    if (hop_ev_wire_check(ev, evlen, &flyteidl2__workflow__action_event__descriptor, sub,
+                          sizeof sub)) {
+      seterr(err, errlen, "event %zu: %s", n, sub);
+      return -1;
+    }
+    n++;
+  }
+  if (r < 0) return -1;
+  *nevents = n;
+  return 0;
 }
 
 void hop_ev_batch_free(hop_ev_batch *b) {

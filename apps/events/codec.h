@@ -53,6 +53,12 @@ int hop_ev_decode(const uint8_t *body, size_t len, size_t max_events, hop_ev_bat
                   char *err, size_t errlen);
 void hop_ev_batch_free(hop_ev_batch *b);
 
+/* The same checks as hop_ev_decode, with the same errors, without building rows: no
+ * allocation (the events-proxy only needs to know the body decodes, and how many events it
+ * carries). Returns 0 with *nevents, or -1 with |err| set. */
+int hop_ev_validate(const uint8_t *body, size_t len, size_t max_events, size_t *nevents,
+                    char *err, size_t errlen);
+
 /* Connect's JSON codec: a RecordRequest / RecordActionEventsRequest in the proto3 JSON
  * mapping (lowerCamelCase or original field names, enums by name or number, 64-bit ints as
  * strings or numbers, Timestamp as RFC 3339, Duration as "1.5s", unknown fields rejected as

@@ -507,21 +507,6 @@ static int jwkt(jp *j, const ProtobufCMessageDescriptor *d, ProtobufCMessage **o
   return 0;
 }
 
-static size_t elem_size(ProtobufCType t) {
-  switch (t) {
-  case PROTOBUF_C_TYPE_INT64: case PROTOBUF_C_TYPE_SINT64: case PROTOBUF_C_TYPE_SFIXED64:
-  case PROTOBUF_C_TYPE_UINT64: case PROTOBUF_C_TYPE_FIXED64: case PROTOBUF_C_TYPE_DOUBLE:
-    return 8;
-  case PROTOBUF_C_TYPE_BOOL:
-    return sizeof(protobuf_c_boolean);
-  case PROTOBUF_C_TYPE_STRING: case PROTOBUF_C_TYPE_MESSAGE:
-    return sizeof(void *);
-  case PROTOBUF_C_TYPE_BYTES:
-    return sizeof(ProtobufCBinaryData);
-  default:
-    return 4;
-  }
-}
 
 /* One value for field |f| into |dst| (a member, or a repeated slot). On success a string or
  * message stored there is owned by the tree; on failure nothing is stored. */
@@ -600,7 +585,7 @@ static int jrepeated(jp *j, const ProtobufCFieldDescriptor *f, ProtobufCMessage 
   char *base = (char *)m;
   size_t *n = (size_t *)(base + f->quantifier_offset);
   void **arr = (void **)(base + f->offset);
-  size_t sz = elem_size(f->type), cap = 0;
+  size_t sz = hop_ev_elem_size(f->type), cap = 0;
   if (j->s[j->pos] != '[') return jfail(j, "expected an array");
   j->pos++;
   ws(j);

@@ -251,21 +251,6 @@ static int is_default(const ProtobufCFieldDescriptor *f, const void *v) {
   return 1;
 }
 
-static size_t elem_size(ProtobufCType t) {
-  switch (t) {
-  case PROTOBUF_C_TYPE_INT64: case PROTOBUF_C_TYPE_SINT64: case PROTOBUF_C_TYPE_SFIXED64:
-  case PROTOBUF_C_TYPE_UINT64: case PROTOBUF_C_TYPE_FIXED64: case PROTOBUF_C_TYPE_DOUBLE:
-    return 8;
-  case PROTOBUF_C_TYPE_BOOL:
-    return sizeof(protobuf_c_boolean);
-  case PROTOBUF_C_TYPE_STRING: case PROTOBUF_C_TYPE_MESSAGE:
-    return sizeof(void *);
-  case PROTOBUF_C_TYPE_BYTES:
-    return sizeof(ProtobufCBinaryData);
-  default:
-    return 4;
-  }
-}
 
 int hop_ev_msg_to_json(hop_ev_buf *b, const ProtobufCMessage *m, int depth) {
   const ProtobufCMessageDescriptor *d = m->descriptor;
@@ -297,7 +282,7 @@ int hop_ev_msg_to_json(hop_ev_buf *b, const ProtobufCMessage *m, int depth) {
     hop_ev_buf_put(b, ":", 1);
     if (f->label == PROTOBUF_C_LABEL_REPEATED) {
       const char *arr = *(const char *const *)v;
-      size_t sz = elem_size(f->type);
+      size_t sz = hop_ev_elem_size(f->type);
       hop_ev_buf_put(b, "[", 1);
       for (size_t k = 0; k < n; k++) {
         if (k) hop_ev_buf_put(b, ",", 1);

@@ -25,6 +25,9 @@ typedef struct hop_ev_path {
 size_t hop_ev_path_push(hop_ev_path *p, const char *name, long index);
 void hop_ev_path_pop(hop_ev_path *p, size_t old_len);
 
+/* Bytes one element of a field of type |t| takes in a protoc-c message (repeated arrays). */
+size_t hop_ev_elem_size(ProtobufCType t);
+
 /* Go's utf8.Valid: no overlong forms, no surrogates (U+D800..U+DFFF), nothing past U+10FFFF. */
 int hop_ev_utf8_valid(const uint8_t *s, size_t n);
 

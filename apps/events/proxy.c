@@ -113,16 +113,14 @@ static void on_record(hop_rpc_request *rq, void *ud) {
     msg = bin;
     len = blen;
   }
-  hop_ev_batch batch;
-  if (hop_ev_decode(msg, len, px->cfg.max_events, &batch, err, sizeof(err))) {
+  size_t n = 0;
+  if (hop_ev_validate(msg, len, px->cfg.max_events, &n, err, sizeof(err))) {
     PX_ADD(invalid, 1);
     snprintf(m, sizeof(m), "invalid RecordRequest: %s", err);
     hop_rpc_fail(rq, HOP_CODE_INVALID_ARGUMENT, m, NULL, 0);
     free(bin);
     return;
   }
-  size_t n = batch.n;
-  hop_ev_batch_free(&batch);
   PX_ADD(events_received, n);
   if (n == 0) { /* Flyte: OK without calling the run service */
     PX_ADD(empty, 1);

@@ -287,6 +287,9 @@ static void hundred_thousand_events(void **state) {
   char err[160] = "";
   assert_int_equal(hop_ev_decode(body, len, 0, &b, err, sizeof err), 0);
   assert_int_equal(b.n, N);
+  size_t vn = 0;
+  assert_int_equal(hop_ev_validate(body, len, 0, &vn, err, sizeof err), 0);
+  assert_int_equal(vn, N);
   for (size_t i = 0; i < N; i += 9973) {
     assert_string_equal(b.rows[i].name, names[i]);
     assert_string_equal(b.rows[i].project, "proj");
@@ -310,6 +313,12 @@ static void expect_fail(const uint8_t *body, size_t len, const char *want) {
   assert_string_equal(err, want);
   assert_int_equal(b.n, 0);
   assert_null(b.mem);
+  /* the proxy's allocation-free check refuses the same bytes with the same words */
+  size_t n = 99;
+  char verr[200] = "";
+  assert_int_equal(hop_ev_validate(body, len, 0, &n, verr, sizeof verr), -1);
+  assert_string_equal(verr, want);
+  assert_int_equal(n, 0);
 }
 
 /* One event given as bytes, wrapped. */
