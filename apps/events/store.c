@@ -85,6 +85,7 @@ void hop_store_config_init(hop_store_config *cfg) {
   cfg->max_txn_rows = 20000;
   cfg->max_queue_rows = 262144;
   cfg->sqlite_synchronous = 2;
+  cfg->sqlite_gather_wal = 1;
   cfg->busy_timeout_ms = 5000;
   cfg->connect_timeout_ms = 5000;
   cfg->notify = 1;

@@ -44,6 +44,9 @@ typedef struct hop_store_config {
                                 hop_store_submit returns HOP_EQUEUEFULL */
   int sqlite_synchronous;    /* PRAGMA synchronous: 0 OFF, 1 NORMAL, 2 FULL (default),
                                 3 EXTRA. See docs/pipeline-store.md for what each survives */
+  int sqlite_gather_wal;     /* 1 (default): under synchronous full/extra the writer's WAL
+                                frames leave in one write per ~120 KiB, not two per page
+                                (store_sqlite_wal.h); 0: SQLite's own writes */
   uint64_t busy_timeout_ms;  /* SQLite busy handler (another process holds the write lock);
                                 5000; then the batch fails in-band */
   uint64_t connect_timeout_ms; /* PostgreSQL connect; 5000 */
