@@ -4,7 +4,8 @@
 
 #include <stdint.h>
 
-uint64_t hop_now_us(void); /* CLOCK_MONOTONIC, microseconds */
+#include "hopwire/stats.h" /* hop_now_us: CLOCK_MONOTONIC, microseconds (public) */
+
 uint64_t hop_now_ms(void);
 /* Uniform in [0, n) (n > 0). Thread-local xorshift seeded from time and thread. */
 uint64_t hop_rand_below(uint64_t n);

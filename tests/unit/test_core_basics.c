@@ -10,6 +10,7 @@
 #include "core/buf.h"
 #include "core/clock.h"
 #include "core/url.h"
+#include "hopwire/client.h"
 #include "hopwire/error.h"
 #include "hopwire/stats.h"
 #include "hopwire/types.h"
@@ -89,6 +90,16 @@ static void url_parsing(void **state) {
   assert_int_equal(hop_url_parse("http://h:99999/", &u), HOP_EURL);
   assert_int_equal(hop_url_parse("http://h:0/", &u), HOP_EURL);
   assert_int_equal(hop_url_parse("http://h/a b", &u), HOP_EURL);
+  /* The public check agrees with the parser. */
+  uint16_t port = 0;
+  assert_int_equal(hop_url_check("http://[::1]:8443/x", &port), HOP_OK);
+  assert_int_equal(port, 8443);
+  assert_int_equal(hop_url_check("http://h/", &port), HOP_OK);
+  assert_int_equal(port, 80);
+  assert_int_equal(hop_url_check("http://h/", NULL), HOP_OK);
+  assert_int_equal(hop_url_check("https://x/", &port), HOP_EUNSUPPORTED);
+  assert_int_equal(hop_url_check("http://h:0/", &port), HOP_EURL);
+  assert_int_equal(hop_url_check(NULL, &port), HOP_EURL);
 }
 
 static void durations(void **state) {
