@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "commands.h"
-#include "core/clock.h"
+#include "common/duration.h"
 #include "hopwire/client.h"
 #include "hopwire/error.h"
 #include "hopwire/rpc.h"

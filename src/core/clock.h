@@ -11,8 +11,5 @@ uint64_t hop_now_ms(void);
 uint64_t hop_rand_below(uint64_t n);
 /* Full-jitter exponential backoff: uniform in [0, min(cap, base * 2^attempt)]. */
 uint64_t hop_backoff_ms(uint64_t base_ms, uint64_t cap_ms, unsigned attempt);
-/* Parses "10s", "250ms", "1.5s", "2m", "500us", "1h"; a bare number is |bare_unit_us| each.
- * Returns 0 and sets *out_us, or HOP_EINVAL. */
-int hop_parse_duration(const char *s, uint64_t bare_unit_us, uint64_t *out_us);
 
 #endif
