@@ -8,7 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "events/child.h"
+#include "common/child.h"
 #include "events/eventgen.h"
 #include "events/executor.h"
 #include "events/keyset.h"

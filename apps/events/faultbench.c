@@ -23,7 +23,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "events/child.h"
+#include "common/child.h"
 #include "events/codec.h"
 #include "events/eventgen.h"
 #include "events/keyset.h"

@@ -10,7 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "events/child.h"
+#include "common/child.h"
 #include "events/codec.h"
 #include "events/eventgen.h"
 #include "events/prom.h"

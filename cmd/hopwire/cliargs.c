@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/clock.h"
+#include "common/duration.h"
 
 int hop_cli_u64(const char *s, uint64_t *out) {
   char *end;

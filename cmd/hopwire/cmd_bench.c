@@ -1,4 +1,4 @@
-/* hopwire bench: HTTP/1.1 pools vs h2c, one fresh client per mode (see src/bench/bench.h). */
+/* hopwire bench: HTTP/1.1 pools vs h2c, one fresh client per mode (see apps/bench/bench.h). */
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
@@ -6,10 +6,10 @@
 #include <unistd.h>
 
 #include "bench/bench.h"
-#include "core/url.h"
+#include "bench/echo.h"
 #include "commands.h"
-
-#define ECHO_PATH "/hopwire.bench.v1.BenchService/Echo"
+#include "common/child.h"
+#include "hopwire/client.h"
 
 static void progress_line(hop_bench_mode mode, double elapsed_s, int warming, uint64_t done,
                           uint64_t errors, uint64_t dials, void *user_data) {
@@ -45,25 +45,22 @@ int hop_cmd_bench(int argc, char **argv) {
   raise_nofile();
 
   char exe[PATH_MAX];
-  ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-  if (n <= 0) {
+  if (hop_self_exe(exe, sizeof(exe))) {
     fprintf(stderr, "hopwire bench: cannot find my own executable to start the server\n");
     return 1;
   }
-  exe[n] = '\0';
 
   hop_bench_result results[HOP_BENCH_NMODES];
   size_t nres = 0;
   int rc = 0;
   for (int m = 0; m < HOP_BENCH_NMODES && rc == 0; m++) {
     if (!(o.modes & (1u << m))) continue;
-    hop_bench_server srv = {-1, 0, -1};
+    hop_child srv = {.pid = -1, .out_fd = -1};
     char url[512];
     uint16_t port = 0;
     if (o.target) {
       snprintf(url, sizeof(url), "%s", o.target);
-      hop_url u; /* the flag parser accepted it already */
-      if (hop_url_parse(o.target, &u) == 0) port = u.port;
+      hop_url_check(o.target, &port); /* the flag parser accepted it already */
     } else {
       /* A fresh server per mode: TIME_WAIT sockets and server state of one mode never
        * leak into the next. */
@@ -74,13 +71,13 @@ int hop_cmd_bench(int argc, char **argv) {
         break;
       }
       port = srv.port;
-      snprintf(url, sizeof(url), "http://127.0.0.1:%u" ECHO_PATH, port);
+      snprintf(url, sizeof(url), "http://127.0.0.1:%u" HOP_BENCH_ECHO_PATH, port);
     }
     hop_bench_result *r = &results[nres];
     int run = hop_bench_run_mode(&o, (hop_bench_mode)m, url, port,
                                  progress ? progress_line : NULL, NULL, r);
     if (progress) fprintf(stderr, "\r\033[K");
-    if (!o.target) hop_bench_server_stop(&srv, 5000);
+    if (!o.target) hop_child_stop(&srv, 5000);
     if (run != 0) {
       fprintf(stderr, "hopwire bench: %s: %s: %s\n", hop_bench_mode_name((hop_bench_mode)m),
               url, r->first_error[0] ? r->first_error : "failed");

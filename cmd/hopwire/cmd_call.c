@@ -10,8 +10,7 @@
 #include <unistd.h>
 
 #include "commands.h"
-#include "core/buf.h"
-#include "core/clock.h"
+#include "common/duration.h"
 #include "hopwire/client.h"
 #include "hopwire/error.h"
 #include "hopwire/rpc.h"
@@ -44,17 +43,54 @@ static void usage(FILE *f) {
           "exit status: 0 ok, 1 RPC or transport error, 2 bad usage.\n");
 }
 
-static int read_input(const char *arg, hop_buf *out) {
-  if (arg[0] != '@') return hop_buf_append(out, arg, strlen(arg));
+/* The request message: |arg| itself, or the contents of file @PATH (@- = stdin), at most
+ * CALL_MAX_INPUT bytes. *out (malloc'ed, NULL when empty) goes to the caller. */
+static int read_input(const char *arg, uint8_t **out, size_t *len) {
+  *out = NULL;
+  *len = 0;
+  if (arg[0] != '@') {
+    size_t n = strlen(arg);
+    if (n > CALL_MAX_INPUT) return HOP_ETOOBIG;
+    if (n && !(*out = malloc(n))) return HOP_ENOMEM;
+    memcpy(*out, arg, n);
+    *len = n;
+    return 0;
+  }
   FILE *f = strcmp(arg + 1, "-") ? fopen(arg + 1, "rb") : stdin;
   if (!f) return -errno;
-  char tmp[65536];
-  size_t n;
+  uint8_t *b = NULL;
+  size_t n = 0, cap = 0;
   int rc = 0;
-  while ((n = fread(tmp, 1, sizeof(tmp), f)) > 0)
-    if ((rc = hop_buf_append(out, tmp, n))) break;
+  for (;;) {
+    if (n == cap) {
+      size_t ncap = cap ? cap * 2 : 65536;
+      if (ncap > CALL_MAX_INPUT + 1) ncap = CALL_MAX_INPUT + 1; /* one more: detects too big */
+      if (ncap == cap) {
+        rc = HOP_ETOOBIG;
+        break;
+      }
+      uint8_t *nb = realloc(b, ncap);
+      if (!nb) {
+        rc = HOP_ENOMEM;
+        break;
+      }
+      b = nb;
+      cap = ncap;
+    }
+    size_t r = fread(b + n, 1, cap - n, f);
+    if (r == 0) break;
+    n += r;
+  }
+  if (!rc && n > CALL_MAX_INPUT) rc = HOP_ETOOBIG;
+  if (!rc && ferror(f)) rc = -EIO;
   if (f != stdin) fclose(f);
-  return rc;
+  if (rc) {
+    free(b);
+    return rc;
+  }
+  *out = b;
+  *len = n;
+  return 0;
 }
 
 /* Splits "http://h:p/prefix/pkg.Svc/Method" into base "http://h:p/prefix" and
@@ -283,25 +319,25 @@ int hop_cmd_call(int argc, char **argv) {
             url);
     goto out;
   }
-  hop_buf msg;
-  hop_buf_init(&msg, CALL_MAX_INPUT);
+  uint8_t *msg = NULL;
+  size_t msg_len = 0;
   if (data) {
-    int e = read_input(data, &msg);
+    int e = read_input(data, &msg, &msg_len);
     if (e) {
       fprintf(stderr, "hopwire call: cannot read %s: %s\n", data,
               e == HOP_ETOOBIG ? "larger than 64 MiB" : strerror(-e));
       free(base);
-      hop_buf_free(&msg);
       rc = 2;
       goto out;
     }
+    o.message = msg;
+    o.message_len = msg_len;
   } else if (o.codec == HOP_CODEC_JSON) {
-    hop_buf_append(&msg, "{}", 2);
+    o.message = (const uint8_t *)"{}";
+    o.message_len = 2;
   }
   o.base_url = base;
   o.procedure = proc;
-  o.message = msg.data;
-  o.message_len = msg.len;
   o.metadata = hdrs;
   o.nmetadata = nh;
   o.http = http;
@@ -315,7 +351,7 @@ int hop_cmd_call(int argc, char **argv) {
   if (e) {
     fprintf(stderr, "hopwire call: %s\n", hop_strerror(e));
     free(base);
-    hop_buf_free(&msg);
+    free(msg);
     rc = 1;
     goto out;
   }
@@ -326,7 +362,7 @@ int hop_cmd_call(int argc, char **argv) {
       fprintf(stderr, "> %s %s (%s, %s, %zu bytes)\n",
               o.use_get && o.protocol == HOP_RPC_CONNECT ? "GET" : "POST", url,
               hop_rpc_protocol_name(o.protocol),
-              o.codec == HOP_CODEC_JSON ? "json" : "proto", msg.len);
+              o.codec == HOP_CODEC_JSON ? "json" : "proto", o.message_len);
       print_headers(">", hdrs, nh);
     }
     hop_rpc_result r;
@@ -357,7 +393,7 @@ int hop_cmd_call(int argc, char **argv) {
   }
   hop_client_free(c);
   free(base);
-  hop_buf_free(&msg);
+  free(msg);
 out:
   for (size_t i = 0; i < nh; i++) free(hstore[i]);
   return rc;

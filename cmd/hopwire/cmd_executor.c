@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "commands.h"
-#include "core/clock.h"
+#include "common/duration.h"
 #include "events/executor.h"
 #include "hopwire/error.h"
 

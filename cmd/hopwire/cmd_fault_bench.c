@@ -6,7 +6,7 @@
 
 #include "cliargs.h"
 #include "commands.h"
-#include "events/child.h"
+#include "common/child.h"
 #include "events/faultbench.h"
 
 static void usage(FILE *f) {

@@ -5,7 +5,7 @@
 
 #include "cliargs.h"
 #include "commands.h"
-#include "events/child.h"
+#include "common/child.h"
 #include "events/pipebench.h"
 
 static void usage(FILE *f) {

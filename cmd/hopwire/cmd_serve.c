@@ -4,12 +4,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bench/echo.h"
 #include "cliargs.h"
 #include "commands.h"
 #include "events/prom.h"
 #include "hopwire/error.h"
 #include "hopwire/server.h"
-#include "rpc/bench_service.h"
 
 static void usage(FILE *f) {
   fprintf(f,
@@ -64,13 +64,13 @@ static int parse_bucket(const char *s, uint32_t *burst, uint32_t *rate) {
   return 0;
 }
 
-/* ---- The benchmark Echo: the RPC layer's (src/rpc/bench_service.c), answering the request
+/* ---- The benchmark Echo (apps/bench/echo.c), answering the request
  * message unchanged in Connect, gRPC and gRPC-Web, proto or JSON, after --delay (a timer). ---- */
 
 static hop_rpc_server *echo_rpc; /* freed after the server */
 
 static int register_echo(hop_server *s, uint64_t *delay_ms) {
-  return hop_rpc_bench_attach(s, *delay_ms, &echo_rpc);
+  return hop_bench_echo_attach(s, *delay_ms, &echo_rpc);
 }
 
 /* GET /metrics: the server's counters in the Prometheus text format. */

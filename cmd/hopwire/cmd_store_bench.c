@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "commands.h"
-#include "core/clock.h"
+#include "common/duration.h"
 #include "events/store.h"
 #include "hopwire/error.h"
 #include "hopwire/stats.h"

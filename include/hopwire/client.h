@@ -78,6 +78,12 @@ typedef struct hop_call_opts {
   hop_http_mode http;        /* per-call override; HOP_HTTP_AUTO = the client's setting */
 } hop_call_opts;
 
+/* Checks |url| as a call would (hop_call_opts.url): HOP_OK for a well-formed http:// URL,
+ * with *port (may be NULL) its port, 80 when absent; HOP_EUNSUPPORTED for https://,
+ * HOP_EURL otherwise (HOP_ENOMEM without memory). Any thread: lets an application refuse
+ * a bad flag up front. */
+HOP_EXPORT int hop_url_check(const char *url, uint16_t *port);
+
 /* A response, borrowed: valid only during the completion callback (copy what you keep). */
 typedef struct hop_response {
   int status;

@@ -1,4 +1,4 @@
-/* hopwire: latency histograms and counters.
+/* hopwire: latency histograms, counters and the monotonic clock they are timed with.
  *
  * hop_hist is a log-linear histogram of microsecond values (1 us .. ~1 hour, relative
  * error < 1/64), fixed size, no allocation after hop_hist_new. Not thread-safe: keep one
@@ -14,6 +14,10 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+/* CLOCK_MONOTONIC in microseconds: the clock of hop_rpc_request_deadline_us and the one to
+ * time the latencies recorded into a hop_hist. Thread-safe. */
+HOP_EXPORT uint64_t hop_now_us(void);
 
 typedef struct hop_hist hop_hist;
 

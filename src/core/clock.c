@@ -1,11 +1,7 @@
 #include "core/clock.h"
 
 #include <pthread.h>
-#include <stdlib.h>
-#include <string.h>
 #include <time.h>
-
-#include "hopwire/error.h"
 
 uint64_t hop_now_us(void) {
   struct timespec ts;
@@ -35,23 +31,4 @@ uint64_t hop_backoff_ms(uint64_t base_ms, uint64_t cap_ms, unsigned attempt) {
   for (unsigned i = 0; i < attempt && ceil < cap_ms; i++) ceil *= 2;
   if (ceil > cap_ms) ceil = cap_ms;
   return hop_rand_below(ceil + 1);
-}
-
-int hop_parse_duration(const char *s, uint64_t bare_unit_us, uint64_t *out_us) {
-  if (!s || !*s) return HOP_EINVAL;
-  char *end;
-  double v = strtod(s, &end);
-  if (end == s || v < 0 || v != v) return HOP_EINVAL;
-  double unit;
-  if (*end == '\0') unit = (double)bare_unit_us;
-  else if (strcmp(end, "us") == 0) unit = 1;
-  else if (strcmp(end, "ms") == 0) unit = 1e3;
-  else if (strcmp(end, "s") == 0) unit = 1e6;
-  else if (strcmp(end, "m") == 0) unit = 60e6;
-  else if (strcmp(end, "h") == 0) unit = 3600e6;
-  else return HOP_EINVAL;
-  double us = v * unit;
-  if (us > 1e15) return HOP_EINVAL;
-  *out_us = (uint64_t)(us + 0.5);
-  return HOP_OK;
 }

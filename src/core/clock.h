@@ -4,14 +4,12 @@
 
 #include <stdint.h>
 
-uint64_t hop_now_us(void); /* CLOCK_MONOTONIC, microseconds */
+#include "hopwire/stats.h" /* hop_now_us: CLOCK_MONOTONIC, microseconds (public) */
+
 uint64_t hop_now_ms(void);
 /* Uniform in [0, n) (n > 0). Thread-local xorshift seeded from time and thread. */
 uint64_t hop_rand_below(uint64_t n);
 /* Full-jitter exponential backoff: uniform in [0, min(cap, base * 2^attempt)]. */
 uint64_t hop_backoff_ms(uint64_t base_ms, uint64_t cap_ms, unsigned attempt);
-/* Parses "10s", "250ms", "1.5s", "2m", "500us", "1h"; a bare number is |bare_unit_us| each.
- * Returns 0 and sets *out_us, or HOP_EINVAL. */
-int hop_parse_duration(const char *s, uint64_t bare_unit_us, uint64_t *out_us);
 
 #endif

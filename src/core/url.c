@@ -5,6 +5,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "hopwire/client.h" /* hop_url_check */
 #include "hopwire/error.h"
 
 int hop_url_parse(const char *s, hop_url *u) {
@@ -81,4 +82,13 @@ int hop_url_parse(const char *s, hop_url *u) {
   }
   *a = '\0';
   return HOP_OK;
+}
+
+int hop_url_check(const char *url, uint16_t *port) {
+  hop_url *u = malloc(sizeof(*u)); /* 8 KiB of path: not on a caller's small stack */
+  if (!u) return HOP_ENOMEM;
+  int rc = hop_url_parse(url, u);
+  if (rc == HOP_OK && port) *port = u->port;
+  free(u);
+  return rc;
 }

@@ -19,10 +19,10 @@
 #include "hopwire/error.h"
 #include "server/server_internal.h"
 
-/* rpc/bench_service.h (not included: hopwire/rpc.h brings the client's hop_response, which
+/* apps/bench/echo.h (not included: hopwire/rpc.h brings the client's hop_response, which
  * server_internal.h defines differently). */
 typedef struct hop_rpc_server hop_rpc_server;
-int hop_rpc_bench_attach(hop_server *s, uint64_t delay_ms, hop_rpc_server **out);
+int hop_bench_echo_attach(hop_server *s, uint64_t delay_ms, hop_rpc_server **out);
 
 static hop_server *g_srv;
 static uv_loop_t *g_loop;
@@ -61,7 +61,7 @@ static void harness_init(void) {
   cfg.max_conn_body_buffer = 256 * 1024;
   cfg.max_body_buffer = 1024 * 1024;
   hop_rpc_server *rs;
-  if (hop_server_new(&g_srv, &cfg) || hop_rpc_bench_attach(g_srv, 0, &rs) ||
+  if (hop_server_new(&g_srv, &cfg) || hop_bench_echo_attach(g_srv, 0, &rs) ||
       hop_server_handle(g_srv, "/later", later, NULL) || hop_server_start_inline(g_srv, &g_loop))
     abort();
   g_w = g_srv->workers[0];

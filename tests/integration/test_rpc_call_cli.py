@@ -46,6 +46,17 @@ def main():
         check(rc == 0 and out == payload, "proto from @FILE with --gzip echoed byte for byte")
         check("< HTTP status 200" in err and "content-type: application/proto" in err,
               "-v prints the response status and headers on stderr")
+        # a file larger than the first read buffer (64 KiB): read whole; past the cap: refused
+        with tempfile.NamedTemporaryFile(delete=False) as f:
+            big = bytes(range(251)) * 1000
+            f.write(big)
+            name = f.name
+        rc, out, err = call(url, "--proto", "-d", "@" + name)
+        check(rc == 0 and out == big, "a 251 kB @FILE echoed byte for byte (rc %d, %s)" % (rc, err))
+        os.truncate(name, 64 * 1024 * 1024 + 1)
+        rc, out, err = call(url, "--proto", "-d", "@" + name)
+        os.unlink(name)
+        check(rc == 2 and "larger than 64 MiB" in err, "@FILE of 64 MiB + 1: exit 2 (%r)" % err)
         rc, out, _ = call(url, "--proto", "-d", "@-", "--protocol", "grpc", stdin=b"\x0a\x01x")
         check(rc == 0 and out == b"\x0a\x01x", "proto from stdin over gRPC")
         rc, out, _ = call(url)

@@ -1,4 +1,5 @@
-/* bench: /proc parsers (TIME_WAIT, RSS) and the writers (JSON line shape, table, SVG). */
+/* bench: the /proc parsers it uses (apps/common: TIME_WAIT, RSS) and the writers (JSON line
+ * shape, table, SVG). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,6 +10,7 @@
 #include <cmocka.h>
 
 #include "bench/bench.h"
+#include "common/child.h"
 
 static const char tcp4[] =
     "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  "
@@ -33,7 +35,7 @@ static const char tcp6[] =
 static long count(const char *text, uint16_t port) {
   FILE *f = fmemopen((void *)text, strlen(text), "r");
   assert_non_null(f);
-  long n = hop_bench_count_tw_in(f, port);
+  long n = hop_time_wait_in(f, port);
   fclose(f);
   return n;
 }
@@ -48,21 +50,18 @@ static void time_wait_parse(void **state) {
   assert_int_equal(count("garbage header\n1: x y 06\n", 0), -1);
   assert_int_equal(count("", 0), 0);
   /* The live tables parse (whatever their content). */
-  assert_true(hop_bench_count_time_wait(0) >= 0);
+  assert_true(hop_time_wait_count(0) >= 0);
 }
 
 static void rss_and_cpu(void **state) {
   (void)state;
   static const char status[] = "Name:\tx\nVmPeak:\t  9999 kB\nVmHWM:\t    4321 kB\n"
                                "VmRSS:\t    1234 kB\n";
-  FILE *f = fmemopen((void *)status, sizeof(status) - 1, "r");
-  assert_int_equal(hop_bench_status_kb(f, "VmHWM"), 4321);
-  rewind(f);
-  assert_int_equal(hop_bench_status_kb(f, "VmRSS"), 1234);
-  rewind(f);
-  assert_int_equal(hop_bench_status_kb(f, "VmSwap"), 0);
-  fclose(f);
-  uint64_t rss = hop_bench_rss_kb(0), hwm = hop_bench_rss_kb(1);
+  assert_int_equal(hop_status_kib(status, "VmHWM"), 4321);
+  assert_int_equal(hop_status_kib(status, "VmRSS"), 1234);
+  assert_int_equal(hop_status_kib(status, "VmSwap"), 0);
+  assert_int_equal(hop_status_kib(status, "VmHW"), 0); /* a prefix of a key is not the key */
+  uint64_t rss = hop_self_rss_kib(0), hwm = hop_self_rss_kib(1);
   assert_true(rss > 0);
   assert_true(hwm >= rss);
   /* Touch 32 MiB, then the peak must show it; a reset brings it back down. */
@@ -70,16 +69,16 @@ static void rss_and_cpu(void **state) {
   char *p = malloc(big);
   assert_non_null(p);
   memset(p, 1, big);
-  assert_true(hop_bench_rss_kb(1) >= rss + (big >> 10) / 2);
+  assert_true(hop_self_rss_kib(1) >= rss + (big >> 10) / 2);
   free(p);
   /* ASan keeps freed memory in quarantine: the drop is only visible without it. */
   const char *san = getenv("HOP_SANITIZE");
   int sanitized = san && (!strcmp(san, "1") || !strcmp(san, "ON"));
-  if (hop_bench_rss_reset_peak() == 0 && !sanitized) assert_true(hop_bench_rss_kb(1) < rss + (big >> 10) / 2);
+  if (hop_self_rss_reset_peak() == 0 && !sanitized) assert_true(hop_self_rss_kib(1) < rss + (big >> 10) / 2);
   volatile double x = 0;
-  double c0 = hop_bench_cpu_seconds();
+  double c0 = hop_self_cpu_s();
   for (long i = 0; i < 20000000; i++) x += (double)i;
-  assert_true(hop_bench_cpu_seconds() > c0);
+  assert_true(hop_self_cpu_s() > c0);
 }
 
 static void fill(hop_bench_result *r, hop_bench_mode m, uint64_t scale) {

@@ -5,8 +5,8 @@
 #include <string.h>
 
 #include "bench/bench.h"
-#include "core/clock.h"
-#include "core/url.h"
+#include "common/duration.h"
+#include "hopwire/client.h"
 #include "hopwire/error.h"
 
 static const char *const mode_names[HOP_BENCH_NMODES] = {"h1-default", "h1-pool", "h2c"};
@@ -182,8 +182,7 @@ int hop_bench_parse_args(hop_bench_opts *o, int argc, char **argv, char *err, si
                     HOP_BENCH_MAX_PAYLOAD);
       o->payload = (size_t)u;
     } else if (!strcmp(name, "--target")) {
-      hop_url url;
-      int rc = hop_url_parse(val, &url);
+      int rc = hop_url_check(val, NULL);
       if (rc == HOP_EUNSUPPORTED)
         return fail(err, errlen, "--target '%s': only http:// (cleartext) is supported", val);
       if (rc != HOP_OK) return fail(err, errlen, "--target '%s': not an http:// URL", val);

@@ -1,5 +1,5 @@
 /* Child processes measured from /proc: see child.h. */
-#include "events/child.h"
+#include "common/child.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -224,16 +224,20 @@ double hop_child_cpu_s(const hop_child *c) {
   return (double)(ut + st) / (double)(hz > 0 ? hz : 100);
 }
 
-static uint64_t status_kib(const char *path, const char *key) {
-  char buf[4096];
-  if (read_proc(path, buf, sizeof(buf)) < 0) return 0;
+uint64_t hop_status_kib(const char *status, const char *key) {
   size_t klen = strlen(key);
-  for (const char *line = buf; line && *line;) {
+  for (const char *line = status; line && *line;) {
     if (strncmp(line, key, klen) == 0 && line[klen] == ':') return strtoull(line + klen + 1, NULL, 10);
     line = strchr(line, '\n');
     if (line) line++;
   }
   return 0;
+}
+
+static uint64_t status_kib(const char *path, const char *key) {
+  char buf[4096];
+  if (read_proc(path, buf, sizeof(buf)) < 0) return 0;
+  return hop_status_kib(buf, key);
 }
 
 uint64_t hop_child_rss_kib(const hop_child *c, int peak) {
@@ -252,6 +256,16 @@ double hop_self_cpu_s(void) {
 
 uint64_t hop_self_rss_kib(int peak) { return status_kib("/proc/self/status", peak ? "VmHWM" : "VmRSS"); }
 
+int hop_self_rss_reset_peak(void) {
+  /* "5" resets the peak resident set size (VmHWM) to the current RSS (Linux >= 4.0). */
+  int fd = open("/proc/self/clear_refs", O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  ssize_t w = write(fd, "5", 1);
+  close(fd);
+  return w == 1 ? 0 : -1;
+}
+
+/* "0100007F:1F90" or a 32-hex-digit IPv6 address ":PORT": the port after the last ':'. */
 static int port_of(const char *addr, unsigned *port) {
   const char *colon = strrchr(addr, ':');
   if (!colon || !colon[1]) return -1;
@@ -262,24 +276,33 @@ static int port_of(const char *addr, unsigned *port) {
   return 0;
 }
 
+#define TCP_STATE_TIME_WAIT 0x06
+
+long hop_time_wait_in(FILE *table, uint16_t port) {
+  char line[512];
+  if (!fgets(line, sizeof(line), table)) return 0; /* empty table */
+  if (!strstr(line, "local_address")) return -1;
+  long n = 0;
+  while (fgets(line, sizeof(line), table)) {
+    char local[80], remote[80];
+    unsigned state, lp, rp;
+    if (sscanf(line, " %*s %79s %79s %x", local, remote, &state) != 3) continue;
+    if (state != TCP_STATE_TIME_WAIT) continue;
+    if (port_of(local, &lp) || port_of(remote, &rp)) continue;
+    if (port == 0 || lp == port || rp == port) n++;
+  }
+  return n;
+}
+
 long hop_time_wait_count(uint16_t port) {
   static const char *const files[] = {"/proc/net/tcp", "/proc/net/tcp6"};
   long total = 0;
   for (size_t i = 0; i < 2; i++) {
     FILE *f = fopen(files[i], "re");
     if (!f) continue;
-    char line[512];
-    if (fgets(line, sizeof(line), f)) {
-      while (fgets(line, sizeof(line), f)) {
-        char local[80], remote[80];
-        unsigned state, lp, rp;
-        if (sscanf(line, " %*s %79s %79s %x", local, remote, &state) != 3) continue;
-        if (state != 0x06) continue; /* TCP_TIME_WAIT */
-        if (port_of(local, &lp) || port_of(remote, &rp)) continue;
-        if (port == 0 || lp == port || rp == port) total++;
-      }
-    }
+    long n = hop_time_wait_in(f, port);
     fclose(f);
+    if (n > 0) total += n;
   }
   return total;
 }

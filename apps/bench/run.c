@@ -13,9 +13,9 @@
 #include <time.h>
 
 #include "bench/bench.h"
-#include "core/clock.h"
 #include "hopwire/client.h"
 #include "hopwire/error.h"
+#include "hopwire/stats.h"
 
 enum { PHASE_WARM = 0, PHASE_MEASURE = 1, PHASE_STOP = 2 };
 
@@ -243,10 +243,10 @@ int hop_bench_run_mode(const hop_bench_opts *o, hop_bench_mode mode, const char 
   r->call.replayable = 1; /* Echo is idempotent */
 
   /* Baselines: everything from here on is this mode's cold client. */
-  long tw_before = hop_bench_count_time_wait(port);
-  int hwm_ok = hop_bench_rss_reset_peak() == 0;
-  uint64_t rss_sampled = hop_bench_rss_kb(0);
-  double cpu_before = hop_bench_cpu_seconds();
+  long tw_before = hop_time_wait_count(port);
+  int hwm_ok = hop_self_rss_reset_peak() == 0;
+  uint64_t rss_sampled = hop_self_rss_kib(0);
+  double cpu_before = hop_self_cpu_s();
   uint64_t heap_before = heap_in_use(), heap_max = heap_before;
 
   rc = client_for(o, mode, &r->client);
@@ -317,7 +317,7 @@ int hop_bench_run_mode(const hop_bench_opts *o, hop_bench_mode mode, const char 
     if (now >= next_sample) {
       next_sample = now + SAMPLE_US;
       if (!hwm_ok) {
-        uint64_t kb = hop_bench_rss_kb(0);
+        uint64_t kb = hop_self_rss_kib(0);
         if (kb > rss_sampled) rss_sampled = kb;
       }
       if (progress) {
@@ -347,7 +347,7 @@ int hop_bench_run_mode(const hop_bench_opts *o, hop_bench_mode mode, const char 
   uint64_t stuck = atomic_load(&r->inflight);
   hop_client_stats st;
   hop_client_get_stats(r->client, &st);
-  long tw_after = hop_bench_count_time_wait(port);
+  long tw_after = hop_time_wait_count(port);
   if (threads && quiet >= 2) {
     for (uint32_t i = 0; i < C; i++) pthread_join(threads[i], NULL);
     hop_client_free(r->client);
@@ -358,8 +358,8 @@ int hop_bench_run_mode(const hop_bench_opts *o, hop_bench_mode mode, const char 
       for (uint32_t i = 0; i < C; i++) pthread_join(threads[i], NULL);
   }
   r->client = NULL;
-  uint64_t rss_peak = hwm_ok ? hop_bench_rss_kb(1) : rss_sampled;
-  double cpu_after = hop_bench_cpu_seconds();
+  uint64_t rss_peak = hwm_ok ? hop_self_rss_kib(1) : rss_sampled;
+  double cpu_after = hop_self_cpu_s();
 
   uint64_t t_measure = atomic_load(&r->t_measure);
   uint64_t measured = atomic_load(&r->measured);

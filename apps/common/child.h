@@ -1,14 +1,16 @@
-/* Child processes of the demo, the pipeline benchmark and the fault tests: a `hopwire`
- * subcommand (run-service, events-proxy) started with its arguments, its "listening on
- * HOST:PORT" line awaited, measured from /proc, and stopped by its pid.
+/* Child processes of the applications (the demo, the pipeline and fault benchmarks, hopwire
+ * bench): a `hopwire` subcommand (run-service, events-proxy, serve) started with its
+ * arguments, its "listening on HOST:PORT" line awaited, measured from /proc, and stopped by
+ * its pid. Also the same figures for the current process.
  *
  * A child dies with its parent (PR_SET_PDEATHSIG), so an interrupted run leaves nothing
  * behind. Not thread-safe: one owner per hop_child. */
-#ifndef HOP_APPS_EVENTS_CHILD_H
-#define HOP_APPS_EVENTS_CHILD_H
+#ifndef HOP_APPS_COMMON_CHILD_H
+#define HOP_APPS_COMMON_CHILD_H
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 typedef struct hop_child {
@@ -44,10 +46,17 @@ uint64_t hop_child_rss_kib(const hop_child *c, int peak);
 /* The current process's CPU seconds and RSS (KiB). */
 double hop_self_cpu_s(void);
 uint64_t hop_self_rss_kib(int peak);
+/* Resets the kernel's peak-RSS mark (VmHWM) via /proc/self/clear_refs. Returns 0 when the
+ * kernel allowed it; otherwise the caller must sample hop_self_rss_kib(0) instead. */
+int hop_self_rss_reset_peak(void);
+/* The "KEY:" value (kB) of a /proc/PID/status-format text; 0 if absent. */
+uint64_t hop_status_kib(const char *status, const char *key);
 
 /* TCP sockets in TIME_WAIT whose local or remote port is |port| (0 = all), from
- * /proc/net/tcp and tcp6. */
+ * /proc/net/tcp and tcp6 (a missing file counts 0). */
 long hop_time_wait_count(uint16_t port);
+/* The same over one /proc/net/tcp[6]-format table. Returns -1 on a malformed header. */
+long hop_time_wait_in(FILE *table, uint16_t port);
 
 /* The path of the running executable (/proc/self/exe) into |buf|. */
 int hop_self_exe(char *buf, size_t len);

@@ -1,22 +1,25 @@
-/* hopwire bench: the dials / throughput / p99 experiment (HTTP/1.1 pools vs h2c).
+/* hopwire bench: the dials / throughput / p99 experiment (HTTP/1.1 pools vs h2c), an
+ * application above libhopwire (public headers only).
  *
- * Layers inside src/bench/:
+ * Files in apps/bench/:
  *   args.c    flag parsing into hop_bench_opts (pure, unit-tested)
- *   sysstat.c what the kernel says about us: TIME_WAIT sockets, peak RSS, CPU seconds
  *   report.c  the human table, JSON lines and the SVG latency CDF
  *   spawn.c   the `hopwire serve` child the bench measures when no --target is given
  *   run.c     the load generator: one fresh hop_client per mode, async or blocking callers
+ *   echo.c    the Echo service `hopwire serve` answers with (echo.h)
+ * What the kernel says about us (TIME_WAIT sockets, peak RSS, CPU seconds) and the child
+ * process come from apps/common/child.h.
  *
  * Threads: everything here is driven from the thread that calls hop_bench_run_mode(); the
  * load generator owns its hop_client and its caller threads and joins them before returning. */
-#ifndef HOP_BENCH_BENCH_H
-#define HOP_BENCH_BENCH_H
+#ifndef HOP_APPS_BENCH_BENCH_H
+#define HOP_APPS_BENCH_BENCH_H
 
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
-#include <sys/types.h>
 
+#include "common/child.h"
 #include "hopwire/stats.h"
 
 typedef enum hop_bench_mode {
@@ -96,23 +99,6 @@ typedef struct hop_bench_result {
 
 void hop_bench_result_free(hop_bench_result *r);
 
-/* ---- system figures (sysstat.c) ---- */
-
-/* Counts sockets in state TIME_WAIT (06) in a /proc/net/tcp[6]-format table whose local or
- * remote port is |port| (0 = any). Returns the count, or -1 on a malformed header. */
-long hop_bench_count_tw_in(FILE *table, uint16_t port);
-/* Same over /proc/net/tcp and /proc/net/tcp6 (a missing file counts 0). */
-long hop_bench_count_time_wait(uint16_t port);
-/* This process's user + system CPU seconds (getrusage). */
-double hop_bench_cpu_seconds(void);
-/* Resets the kernel's peak-RSS mark (VmHWM) via /proc/self/clear_refs. Returns 0 when the
- * kernel allowed it; otherwise the caller must sample hop_bench_rss_kb(0). */
-int hop_bench_rss_reset_peak(void);
-/* VmHWM (peak != 0) or VmRSS from /proc/self/status, in KiB; 0 if unreadable. */
-uint64_t hop_bench_rss_kb(int peak);
-/* Parses "VmHWM:" / "VmRSS:" out of a /proc/PID/status-format text. 0 if absent. */
-uint64_t hop_bench_status_kb(FILE *status, const char *key);
-
 /* ---- reports (report.c) ---- */
 
 /* One line: {"mode":...,"requests":...,...,"rss_kb":...}\n with exactly the 12 keys. */
@@ -125,18 +111,11 @@ int hop_bench_write_svg(FILE *f, const hop_bench_result *rs, size_t n, const cha
 
 /* ---- the spawned server (spawn.c) ---- */
 
-typedef struct hop_bench_server {
-  pid_t pid;
-  uint16_t port;
-  int out_fd;
-} hop_bench_server;
-
-/* Starts |exe| serve --listen 127.0.0.1:0 --delay <delay>us --max-streams N and waits up to
- * 10 s for its "listening on 127.0.0.1:PORT" line. Returns 0, or -1 with a cause in |err|. */
-int hop_bench_server_start(hop_bench_server *s, const char *exe, uint64_t delay_us,
+/* Starts |exe| serve --listen 127.0.0.1:0 --delay <delay> --max-streams N as |c| and waits
+ * up to 10 s for its "listening on 127.0.0.1:PORT" line (c->port). Stop it with
+ * hop_child_stop. Returns 0, or -1 with a cause in |err|. */
+int hop_bench_server_start(hop_child *c, const char *exe, uint64_t delay_us,
                            uint32_t max_streams, char *err, size_t errlen);
-/* SIGTERM, then SIGKILL after |timeout_ms|; reaps the child. */
-void hop_bench_server_stop(hop_bench_server *s, int timeout_ms);
 
 /* ---- the load (run.c) ---- */
 

@@ -1,5 +1,5 @@
-/* The benchmark Echo service on the RPC router. */
-#include "rpc/bench_service.h"
+/* The benchmark Echo service on the RPC router: see echo.h. */
+#include "bench/echo.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -88,18 +88,18 @@ static void raw_echo(hop_request *req, void *ud) {
   uv_timer_start(&d->timer, on_raw_delay, delay_ms, 0);
 }
 
-int hop_rpc_bench_register(hop_rpc_server *rs, uint64_t delay_ms) {
+int hop_bench_echo_register(hop_rpc_server *rs, uint64_t delay_ms) {
   int rc = hop_rpc_server_handle(rs, HOP_BENCH_ECHO_PATH, echo, (void *)(uintptr_t)delay_ms,
                                  HOP_RPC_IDEMPOTENT);
   if (!rc) rc = hop_rpc_server_set_raw(rs, HOP_BENCH_ECHO_PATH, raw_echo, (void *)(uintptr_t)delay_ms);
   return rc;
 }
 
-int hop_rpc_bench_attach(hop_server *s, uint64_t delay_ms, hop_rpc_server **out) {
+int hop_bench_echo_attach(hop_server *s, uint64_t delay_ms, hop_rpc_server **out) {
   hop_rpc_server *rs;
   int rc = hop_rpc_server_new(&rs, s, NULL);
   if (rc) return rc;
-  rc = hop_rpc_bench_register(rs, delay_ms);
+  rc = hop_bench_echo_register(rs, delay_ms);
   if (rc) {
     hop_rpc_server_free(rs);
     return rc;
