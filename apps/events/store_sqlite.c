@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "events/store_engine.h"
+#include "events/store_sqlite_pcache.h"
 #include "events/store_sqlite_wal.h"
 #include "hopwire/error.h"
 #include "hopwire/rpc.h"
@@ -178,9 +179,12 @@ static int writer_connect(sq_writer *w, char *err, size_t errlen) {
   sqlite3_finalize(st);
   /* A 64 MiB page cache keeps the primary-key index hot: inserts land all over it (keys
    * arrive from many runs at once), and with SQLite's 2 MiB default every row cost page
-   * reads once the table outgrew the cache. */
+   * reads once the table outgrew the cache. secure_delete OFF (SQLite's default; Debian
+   * builds it ON): nothing is ever deleted here, and zeroing the space cells leave when a
+   * page is rebalanced cost ~3 % of the writer's instructions per row. */
   snprintf(sql, sizeof(sql),
-           "PRAGMA synchronous=%d; PRAGMA journal_size_limit=%d; PRAGMA cache_size=-65536;",
+           "PRAGMA synchronous=%d; PRAGMA journal_size_limit=%d; PRAGMA cache_size=-65536;"
+           " PRAGMA secure_delete=OFF;",
            e->sync, JOURNAL_SIZE_LIMIT);
   if (exec_err(w->db, sql, "pragmas", err, errlen) != 0 ||
       exec_err(w->db, SCHEMA, "creating action_events", err, errlen) != 0 ||
@@ -394,6 +398,7 @@ static int sq_open(hop_store *s, const hop_store_config *cfg, const char *target
   }
   e->sync = cfg->sqlite_synchronous;
   e->gather = cfg->sqlite_gather_wal;
+  hop_sqlite_pcache_install(); /* first: only before SQLite initialises; harmless after */
   int rc = writer_new(e, err, errlen);
   if (rc == 0) rc = open_conn(e->path, e->busy_ms, NULL, &e->rd, err, errlen);
   if (rc == 0) {
