@@ -42,10 +42,12 @@ static const char SCHEMA[] =
 #define BACKOFF_MIN_US 50000
 #define BACKOFF_MAX_US 2000000
 
-#define NSIZES 5
+#define NSIZES 14
 /* 65535 / 9 = 7281 rows per statement (the Bind message counts parameters in an Int16),
- * then fixed sizes; a batch is split greedily, each size prepared on first use. */
-static const size_t SIZES[NSIZES] = {PQ_QUERY_PARAM_MAX_LIMIT / HOP_STORE_COLS, 400, 64, 8, 1};
+ * then the powers of two below it; a batch is split greedily (262 = 256 + 4 + 2: three
+ * round trips, where 400/64/8/1 took ten), each size prepared on first use. */
+static const size_t SIZES[NSIZES] = {PQ_QUERY_PARAM_MAX_LIMIT / HOP_STORE_COLS,
+                                     4096, 2048, 1024, 512, 256, 128, 64, 32, 16, 8, 4, 2, 1};
 #define MAX_CHUNK (PQ_QUERY_PARAM_MAX_LIMIT / HOP_STORE_COLS)
 
 typedef struct pg_eng pg_eng;
