@@ -104,6 +104,8 @@ static void client_destroy(hop_client *c) {
     c->origins = o->next;
     origin_free(o);
   }
+  call_cache_free(c);
+  hop_ngmem_free(c->ngmem); /* every session is gone with its connection */
   pthread_mutex_destroy(&c->hist_mu);
   hop_hist_free(c->hist);
   free(c);
@@ -170,6 +172,7 @@ static void shutdown_now(hop_client *c) {
   c->handles_closed = 1; /* no more kicks: the prepare/check handles are closing */
   uv_timer_stop(&c->tick);
   uv_close((uv_handle_t *)&c->tick, client_handle_closed);
+  deadline_close(c);
   uv_close((uv_handle_t *)&c->prep, client_handle_closed);
   uv_close((uv_handle_t *)&c->check, client_handle_closed);
   if (c->own_thread) uv_close((uv_handle_t *)&c->stop_async, client_handle_closed);
@@ -200,8 +203,10 @@ int hop_client_new(hop_client **out, const hop_client_config *cfg) {
   if (c->cfg.max_response_headers == 0) c->cfg.max_response_headers = 64u << 10;
   if (c->cfg.ping_interval_ms && c->cfg.ping_timeout_ms == 0) c->cfg.ping_timeout_ms = 20000;
   c->hist = hop_hist_new();
-  if (!c->hist || pthread_mutex_init(&c->hist_mu, NULL) != 0) {
+  c->ngmem = hop_ngmem_new();
+  if (!c->hist || !c->ngmem || pthread_mutex_init(&c->hist_mu, NULL) != 0) {
     hop_hist_free(c->hist);
+    hop_ngmem_free(c->ngmem);
     hop_waker_stop(&c->waker);
     free(c);
     return HOP_ENOMEM;
@@ -223,7 +228,8 @@ int hop_client_new(hop_client **out, const hop_client_config *cfg) {
   c->prep.data = c->check.data = c->tick.data = c;
   uv_timer_start(&c->tick, on_tick, tick_interval(&c->cfg), tick_interval(&c->cfg));
   uv_unref((uv_handle_t *)&c->tick);
-  c->open_handles = 4; /* tick, prepare, check, the mailbox's async */
+  deadline_init(c); /* a timer: cannot fail on an initialised loop */
+  c->open_handles = 5; /* tick, deadlines, prepare, check, the mailbox's async */
   if (c->own_thread) {
     uv_async_init(c->loop, &c->stop_async, on_stop);
     c->stop_async.data = c;
@@ -233,6 +239,7 @@ int hop_client_new(hop_client **out, const hop_client_config *cfg) {
       c->shutting_down = 1;
       hop_mailbox_close(&c->mb, NULL);
       uv_close((uv_handle_t *)&c->tick, NULL);
+      uv_close((uv_handle_t *)&c->dl_timer, NULL);
       uv_close((uv_handle_t *)&c->prep, NULL);
       uv_close((uv_handle_t *)&c->check, NULL);
       uv_close((uv_handle_t *)&c->stop_async, NULL);
@@ -240,6 +247,7 @@ int hop_client_new(hop_client **out, const hop_client_config *cfg) {
       uv_loop_close(c->loop);
       pthread_mutex_destroy(&c->hist_mu);
       hop_hist_free(c->hist);
+      hop_ngmem_free(c->ngmem);
       hop_waker_stop(&c->waker);
       free(c);
       return HOP_ENOMEM;
@@ -254,6 +262,7 @@ fail_loop:
 fail_hist:
   pthread_mutex_destroy(&c->hist_mu);
   hop_hist_free(c->hist);
+  hop_ngmem_free(c->ngmem);
   hop_waker_stop(&c->waker);
   free(c);
   return hop_err_from_uv(rv);

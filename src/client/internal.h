@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <uv.h>
 
+#include "client/ngmem.h"
 #include "client/waker.h"
 #include "core/buf.h"
 #include "h1/h1_response.h"
@@ -20,6 +21,27 @@
 #include "loop/mailbox.h"
 
 typedef struct hop_origin hop_origin;
+
+/* A parsed URL shared by calls (hop_target_new): immutable, reference-counted. */
+struct hop_target {
+  atomic_int refs;
+  uint16_t port;
+  size_t authority_len, path_len;
+  char *host, *authority, *path; /* in the same block */
+};
+
+/* Calls with the same timeout end in start order: one FIFO list per timeout value, and one
+ * timer for the earliest head, instead of a libuv timer per call. */
+#define HOP_DEADLINE_CLASSES 8
+typedef struct deadline_list {
+  uint64_t timeout_ms; /* 0: unused */
+  hop_call *head, *tail;
+} deadline_list;
+
+/* Finished call blocks kept for reuse on the loop thread (with their response buffers). */
+#define HOP_CALL_CACHE_MAX 256
+#define HOP_CALL_BLOCK 1024            /* blocks at most this big are cached */
+#define HOP_CALL_KEEP_BUF 4096         /* response buffers up to this size stay with a block */
 typedef struct hop_conn hop_conn;
 
 enum { CALL_NEW = 0, CALL_QUEUED, CALL_ACTIVE, CALL_RETRY_WAIT, CALL_DONE };
@@ -51,8 +73,14 @@ struct hop_call {
   hop_client *client;
   call_msg msg_start, msg_cancel;
   /* the request, immutable after start */
-  char *method, *host, *authority, *path;
+  const char *method, *host, *authority, *path; /* the call's block, or its target's */
+  size_t method_len, authority_len, path_len;
   uint16_t port;
+  hop_target *target;        /* a hop_target's reference, or NULL (strings are the call's) */
+  int bodyful;               /* sends content-length even when empty (POST, PUT, PATCH) */
+  char clen[24];             /* content-length, decimal, formatted once at start */
+  uint8_t clen_len;
+  int cached;                /* the block has the cache's size: it may go back there */
   hop_http_mode http;        /* resolved per call: never AUTO when the client is not */
   hop_header *headers;       /* names lower-cased, one allocation with the strings */
   size_t nheaders;
@@ -79,8 +107,11 @@ struct hop_call {
   int result_err;
   int proto_used;            /* the connection's protocol that answered */
   uint64_t retry_at_ms;
-  uv_timer_t timer;          /* deadline and retry backoff */
+  uv_timer_t timer;          /* retry backoff (and the deadline when no class is free) */
   int timer_inited;
+  int dl_class;              /* the client's deadline list holding it, or -1 */
+  uint64_t deadline_ms;
+  hop_call *dl_prev, *dl_next;
   /* the response */
   int status;
   int in_trailers;
@@ -207,6 +238,13 @@ struct hop_client {
   pthread_mutex_t hist_mu;
   hop_hist *hist;
   hop_waker waker;              /* wakes blocking callers off the loop thread */
+  /* loop thread: per-call resources kept for reuse */
+  deadline_list dl[HOP_DEADLINE_CLASSES];
+  uv_timer_t dl_timer;
+  uint64_t dl_armed_ms;         /* when dl_timer fires; 0 = not armed */
+  hop_call *call_cache;         /* linked through done_next */
+  size_t call_cache_len;
+  hop_ngmem *ngmem;             /* nghttp2 allocations of every session (client/ngmem.h) */
 };
 
 #define ST_ADD(c, f, v) atomic_fetch_add_explicit(&(c)->f, (v), memory_order_relaxed)
@@ -231,7 +269,10 @@ void call_on_cancel(hop_call *call, int err);    /* loop thread */
 int hdr_list_add(hdr_list *l, const char *n, size_t nl, const char *v, size_t vl);
 void hdr_list_free(hdr_list *l);
 void hdr_list_clear(hdr_list *l);
-void call_unref(hop_call *call);
+void call_unref(hop_call *call); /* loop thread (the block may go to the client's cache) */
+void call_cache_free(hop_client *c); /* client_destroy */
+int deadline_init(hop_client *c);   /* the deadline timer, a counted handle */
+void deadline_close(hop_client *c);
 
 /* origin.c */
 hop_origin *origin_get(hop_client *c, const char *host, uint16_t port, hop_http_mode mode);
