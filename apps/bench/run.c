@@ -36,6 +36,7 @@ struct runner {
   const hop_bench_opts *o;
   hop_client *client;
   hop_call_opts call;
+  hop_target *target; /* the URL, parsed once for every call */
   hop_header headers[2];
   uint8_t *body;
   uint64_t t_begin;
@@ -234,7 +235,13 @@ int hop_bench_run_mode(const hop_bench_opts *o, hop_bench_mode mode, const char 
   r->headers[0] = (hop_header)HOP_HEADER("content-type", "application/proto");
   r->headers[1] = (hop_header)HOP_HEADER("connect-protocol-version", "1");
   r->call.method = "POST";
-  r->call.url = url;
+  rc = hop_target_new(&r->target, url);
+  if (rc != HOP_OK) {
+    snprintf(out->first_error, sizeof(out->first_error), "bad target %s: %s", url,
+             hop_strerror(rc));
+    goto fail_runner;
+  }
+  r->call.target = r->target;
   r->call.headers = r->headers;
   r->call.nheaders = 2;
   r->call.body = r->body;
@@ -401,6 +408,7 @@ fail_runner:
       memcpy(out->first_error, r->first_error, sizeof(out->first_error));
     hop_hist_free(r->hist);
     hop_hist_free(r->cold);
+    hop_target_free(r->target);
     free(r->body);
     pthread_mutex_destroy(&r->mu);
   }
