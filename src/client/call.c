@@ -68,6 +68,34 @@ static size_t headers_size(const hop_header *hs, size_t n) {
   return bytes;
 }
 
+/* ASCII lower-case copy, 8 bytes at a time (bytes >= 0x80 are kept as they are). */
+static void lower_copy(char *dst, const char *src, size_t n) {
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    uint64_t x, h;
+    memcpy(&x, src + i, 8);
+    h = x & 0x7f7f7f7f7f7f7f7full;
+    /* bit 7 of a byte set when it is < 0x80, >= 'A' (+0x3f carries) and <= 'Z' (+0x25 not) */
+    uint64_t up = ~x & (h + 0x3f3f3f3f3f3f3f3full) & ~(h + 0x2525252525252525ull) &
+                  0x8080808080808080ull;
+    x |= up >> 2;
+    memcpy(dst + i, &x, 8);
+  }
+  if (i < n && n >= 8) { /* the tail as the last 8 bytes again: lower-casing is idempotent */
+    uint64_t x, h;
+    memcpy(&x, src + n - 8, 8);
+    h = x & 0x7f7f7f7f7f7f7f7full;
+    x |= (~x & (h + 0x3f3f3f3f3f3f3f3full) & ~(h + 0x2525252525252525ull) &
+          0x8080808080808080ull) >> 2;
+    memcpy(dst + n - 8, &x, 8);
+    return;
+  }
+  for (; i < n; i++) {
+    char ch = src[i];
+    dst[i] = ch >= 'A' && ch <= 'Z' ? (char)(ch + 32) : ch;
+  }
+}
+
 /* Copies |n| headers into |out|, which holds headers_size() bytes: the array, then the
  * strings. */
 static void headers_fill(hop_header *out, const hop_header *hs, size_t n, int lower) {
@@ -75,14 +103,8 @@ static void headers_fill(hop_header *out, const hop_header *hs, size_t n, int lo
   for (size_t i = 0; i < n; i++) {
     out[i].name = p;
     out[i].name_len = hs[i].name_len;
-    if (lower) {
-      for (size_t k = 0; k < hs[i].name_len; k++) { /* ASCII only: names are tokens */
-        char ch = hs[i].name[k];
-        p[k] = ch >= 'A' && ch <= 'Z' ? (char)(ch + 32) : ch;
-      }
-    } else {
-      memcpy(p, hs[i].name, hs[i].name_len);
-    }
+    if (lower) lower_copy(p, hs[i].name, hs[i].name_len);
+    else memcpy(p, hs[i].name, hs[i].name_len);
     p += hs[i].name_len;
     *p++ = '\0';
     out[i].value = p;
@@ -384,10 +406,12 @@ void call_run_completion(hop_call *call) {
       r.ntrailers = call->trailers_in.n;
       r.body = call->resp_body.data;
       r.body_len = call->resp_body.len;
-      uint64_t lat = hop_now_us() - call->start_us;
-      pthread_mutex_lock(&c->hist_mu);
+      uint64_t now = c->drain_now_valid ? c->drain_now_us : hop_now_us();
+      /* a start from another thread may read the clock after the loop's batch began */
+      uint64_t lat = now > call->start_us ? now - call->start_us : 0;
+      hist_lock(c);
       hop_hist_record(c->hist, lat);
-      pthread_mutex_unlock(&c->hist_mu);
+      hist_unlock(c);
       ST_ADD(c, st_ok, 1);
       call->cb(call, HOP_OK, &r, call->user_data);
     }

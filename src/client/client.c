@@ -49,6 +49,10 @@ static void drain(hop_client *c) {
     }
     if (c->done_head) {
       hop_call *call = c->done_head;
+      if (!c->drain_now_valid) {
+        c->drain_now_us = hop_now_us();
+        c->drain_now_valid = 1;
+      }
       c->done_head = call->done_next;
       if (!c->done_head) c->done_tail = NULL;
       call->done_next = NULL;
@@ -68,6 +72,7 @@ static void drain(hop_client *c) {
     break;
   }
   hop_waker_flush(&c->waker); /* this iteration's blocking callers, in one hand-over */
+  c->drain_now_valid = 0;
   c->in_drain = 0;
   if (c->kicked && !c->handles_closed) {
     c->kicked = 0;
@@ -106,7 +111,6 @@ static void client_destroy(hop_client *c) {
   }
   call_cache_free(c);
   hop_ngmem_free(c->ngmem); /* every session is gone with its connection */
-  pthread_mutex_destroy(&c->hist_mu);
   hop_hist_free(c->hist);
   free(c);
 }
@@ -204,7 +208,8 @@ int hop_client_new(hop_client **out, const hop_client_config *cfg) {
   if (c->cfg.ping_interval_ms && c->cfg.ping_timeout_ms == 0) c->cfg.ping_timeout_ms = 20000;
   c->hist = hop_hist_new();
   c->ngmem = hop_ngmem_new();
-  if (!c->hist || !c->ngmem || pthread_mutex_init(&c->hist_mu, NULL) != 0) {
+  atomic_flag_clear(&c->hist_lock);
+  if (!c->hist || !c->ngmem) {
     hop_hist_free(c->hist);
     hop_ngmem_free(c->ngmem);
     hop_waker_stop(&c->waker);
@@ -245,8 +250,7 @@ int hop_client_new(hop_client **out, const hop_client_config *cfg) {
       uv_close((uv_handle_t *)&c->stop_async, NULL);
       uv_run(c->loop, UV_RUN_DEFAULT);
       uv_loop_close(c->loop);
-      pthread_mutex_destroy(&c->hist_mu);
-      hop_hist_free(c->hist);
+          hop_hist_free(c->hist);
       hop_ngmem_free(c->ngmem);
       hop_waker_stop(&c->waker);
       free(c);
@@ -260,7 +264,6 @@ int hop_client_new(hop_client **out, const hop_client_config *cfg) {
 fail_loop:
   if (c->own_thread) uv_loop_close(c->loop);
 fail_hist:
-  pthread_mutex_destroy(&c->hist_mu);
   hop_hist_free(c->hist);
   hop_ngmem_free(c->ngmem);
   hop_waker_stop(&c->waker);
@@ -310,20 +313,20 @@ void hop_client_get_stats(hop_client *c, hop_client_stats *out) {
 }
 
 void hop_client_get_latency(hop_client *c, hop_latency *out) {
-  pthread_mutex_lock(&c->hist_mu);
+  hist_lock(c);
   hop_hist_summary(c->hist, out);
-  pthread_mutex_unlock(&c->hist_mu);
+  hist_unlock(c);
 }
 
 void hop_client_copy_hist(hop_client *c, hop_hist *dst) {
-  pthread_mutex_lock(&c->hist_mu);
+  hist_lock(c);
   hop_hist_reset(dst);
   hop_hist_merge(dst, c->hist);
-  pthread_mutex_unlock(&c->hist_mu);
+  hist_unlock(c);
 }
 
 void hop_client_reset_latency(hop_client *c) {
-  pthread_mutex_lock(&c->hist_mu);
+  hist_lock(c);
   hop_hist_reset(c->hist);
-  pthread_mutex_unlock(&c->hist_mu);
+  hist_unlock(c);
 }

@@ -33,11 +33,23 @@ static void held_unlink(hop_conn *conn, hop_call *call) {
   if (call->held_next) call->held_next->held_prev = call->held_prev;
   call->held_prev = call->held_next = NULL;
   call->held_by = NULL;
+  if (conn->lc_call == call) conn->lc_call = NULL; /* the ref that kept it alive goes */
+}
+
+/* The stream's user data (a held call), through a one-entry cache. */
+static hop_call *stream_call(hop_conn *conn, int32_t sid) {
+  if (conn->lc_call && conn->lc_sid == sid) return conn->lc_call;
+  hop_call *call = nghttp2_session_get_stream_user_data(conn->ng, sid);
+  if (call && call->held_by == conn) {
+    conn->lc_sid = sid;
+    conn->lc_call = call;
+  }
+  return call;
 }
 
 /* The call this stream belongs to, if it is still attached here. */
 static hop_call *live_call(hop_conn *conn, int32_t sid) {
-  hop_call *call = nghttp2_session_get_stream_user_data(conn->ng, sid);
+  hop_call *call = stream_call(conn, sid);
   if (!call || call->conn != conn || call->state != CALL_ACTIVE || call->stream_id != sid)
     return NULL;
   return call;
@@ -164,7 +176,7 @@ static int on_frame_recv(nghttp2_session *s, const nghttp2_frame *f, void *ud) {
 /* Must always return 0 (CVE-2023-35945 is unpatched in this libnghttp2). */
 static int on_stream_close(nghttp2_session *s, int32_t sid, uint32_t code, void *ud) {
   hop_conn *conn = CONN(ud);
-  hop_call *call = nghttp2_session_get_stream_user_data(s, sid);
+  hop_call *call = stream_call(conn, sid);
   if (!call || call->held_by != conn) return 0;
   held_unlink(conn, call);
   if (call->conn == conn && call->state == CALL_ACTIVE && call->stream_id == sid) {
@@ -305,8 +317,14 @@ static int h2_drop_header(const hop_header *h) {
   }
 }
 
-#define NV(n, nl, v, vl) \
-  (nghttp2_nv) { (uint8_t *)(n), (uint8_t *)(v), (nl), (vl), NGHTTP2_NV_FLAG_NONE }
+/* Names and values are not copied by nghttp2: they are literals or live in the call (names
+ * lower-cased at start) or its target, and the session holds a ref on the call until the
+ * stream is gone (held_add). */
+#define NV(n, nl, v, vl)                                            \
+  (nghttp2_nv) {                                                   \
+    (uint8_t *)(n), (uint8_t *)(v), (nl), (vl),                      \
+        NGHTTP2_NV_FLAG_NO_COPY_NAME | NGHTTP2_NV_FLAG_NO_COPY_VALUE \
+  }
 
 int h2_submit(hop_conn *conn, hop_call *call) {
   size_t n = 0;

@@ -5,6 +5,7 @@
 
 #include <nghttp2/nghttp2.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -157,6 +158,8 @@ struct hop_conn {
   uint64_t served;               /* calls completed with a response */
   hop_call *calls_head, *calls_tail;
   hop_call *held_head;           /* calls nghttp2 may still call back about (one ref each) */
+  int32_t lc_sid;                /* the last stream looked up, while its call is held: a */
+  hop_call *lc_call;             /* response's 5-6 callbacks need one stream-map lookup */
   hop_h2_gate gate;              /* RFC 9113 checks on the server's frames (h2/h2_gate.h) */
   uint8_t pre[9];                /* the first bytes of the answer to our preface */
   uint8_t pre_len;               /* (a SETTINGS frame header, or the peer is not HTTP/2) */
@@ -235,7 +238,7 @@ struct hop_client {
   /* counters: any thread reads */
   _Atomic uint64_t st_dials_started, st_dials_failed, st_open_h2, st_open_h1, st_in_flight,
       st_queued, st_started, st_ok, st_failed, st_goaways, st_retries, st_pings_timed_out;
-  pthread_mutex_t hist_mu;
+  atomic_flag hist_lock;        /* a spin lock: held for one record, or one copy by a reader */
   hop_hist *hist;
   hop_waker waker;              /* wakes blocking callers off the loop thread */
   /* loop thread: per-call resources kept for reuse */
@@ -245,7 +248,16 @@ struct hop_client {
   hop_call *call_cache;         /* linked through done_next */
   size_t call_cache_len;
   hop_ngmem *ngmem;             /* nghttp2 allocations of every session (client/ngmem.h) */
+  uint64_t drain_now_us;        /* the clock when this drain began completing calls: their */
+  int drain_now_valid;          /* answers arrived before it (one clock read per batch) */
 };
+
+static inline void hist_lock(hop_client *c) {
+  while (atomic_flag_test_and_set_explicit(&c->hist_lock, memory_order_acquire)) sched_yield();
+}
+static inline void hist_unlock(hop_client *c) {
+  atomic_flag_clear_explicit(&c->hist_lock, memory_order_release);
+}
 
 #define ST_ADD(c, f, v) atomic_fetch_add_explicit(&(c)->f, (v), memory_order_relaxed)
 #define ST_SUB(c, f, v) atomic_fetch_sub_explicit(&(c)->f, (v), memory_order_relaxed)
