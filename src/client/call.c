@@ -18,13 +18,19 @@
 
 /* ---- received header lists -------------------------------------------------------------- */
 
+/* hop_buf_reserve, without the call when the room is there already (every header). */
+static inline int buf_room(hop_buf *b, size_t n) {
+  if (b->cap - b->len >= n && n <= b->max && b->len <= b->max - n) return HOP_OK;
+  return hop_buf_reserve(b, n);
+}
+
 int hdr_list_add(hdr_list *l, const char *n, size_t nl, const char *v, size_t vl) {
   hdr_off o = {l->strings.len, nl, l->strings.len + nl + 1, vl};
   /* 32 bytes of overhead per field, as HTTP/2 counts header list size */
   if (nl > SIZE_MAX / 4 || vl > SIZE_MAX / 4) return HOP_ETOOBIG;
-  int rv = hop_buf_reserve(&l->strings, nl + vl + 2 + 32);
+  int rv = buf_room(&l->strings, nl + vl + 2 + 32);
   if (rv != HOP_OK) return rv;
-  if (hop_buf_reserve(&l->offs, sizeof(o)) != HOP_OK) return HOP_ENOMEM;
+  if (buf_room(&l->offs, sizeof(o)) != HOP_OK) return HOP_ENOMEM;
   uint8_t *p = l->strings.data + l->strings.len;
   memcpy(p, n, nl);
   p[nl] = '\0';
@@ -463,7 +469,7 @@ void call_retry_or_fail(hop_call *call, int unprocessed, int err) {
   if (call_arm_timer(call) != HOP_OK) call_complete(call, HOP_ENOMEM);
 }
 
-void call_on_start(hop_call *call) {
+void call_on_start(hop_call *call, int fresh) {
   hop_client *c = call->client;
   hop_origin *o = origin_get(c, call->host, call->port, call->http);
   if (!o) {
@@ -472,7 +478,8 @@ void call_on_start(hop_call *call) {
   }
   call->origin = o;
   if (call->timeout_ms) {
-    if (hop_now_ms() >= call->deadline_ms) {
+    /* posted from another thread: the mailbox may have held it past its deadline */
+    if (!fresh && hop_now_ms() >= call->deadline_ms) {
       call_complete(call, HOP_ETIMEDOUT);
       return;
     }
@@ -618,7 +625,7 @@ int hop_call_start(hop_client *c, const hop_call_opts *opts, hop_call_cb cb, voi
     }
     ST_ADD(c, st_started, 1);
     if (out) *out = call;
-    call_on_start(call);
+    call_on_start(call, 1);
     client_kick(c);
     return HOP_OK;
   }

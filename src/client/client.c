@@ -29,8 +29,7 @@ void hop_client_config_init(hop_client_config *cfg) {
 }
 
 int client_on_loop_thread(hop_client *c) {
-  uv_thread_t self = uv_thread_self();
-  return uv_thread_equal(&self, &c->loop_tid);
+  return pthread_equal(pthread_self(), c->loop_tid); /* uv_thread_t is a pthread_t on Unix */
 }
 
 /* ---- deferred work: flushes and completions run after the current event ---------------- */
@@ -153,7 +152,7 @@ static void on_msg(void *m, void *ud) {
   hop_call *call = msg->call;
   if (msg->kind == MSG_START) {
     if (c->shutting_down) call_complete(call, HOP_ESHUTDOWN);
-    else call_on_start(call);
+    else call_on_start(call, 0);
   } else {
     if (!c->shutting_down) call_on_cancel(call, HOP_ECANCELED);
     call_unref(call); /* the ref hop_call_cancel took for the message */

@@ -37,7 +37,7 @@ static void held_unlink(hop_conn *conn, hop_call *call) {
 }
 
 /* The stream's user data (a held call), through a one-entry cache. */
-static hop_call *stream_call(hop_conn *conn, int32_t sid) {
+static inline hop_call *stream_call(hop_conn *conn, int32_t sid) {
   if (conn->lc_call && conn->lc_sid == sid) return conn->lc_call;
   hop_call *call = nghttp2_session_get_stream_user_data(conn->ng, sid);
   if (call && call->held_by == conn) {
@@ -48,7 +48,7 @@ static hop_call *stream_call(hop_conn *conn, int32_t sid) {
 }
 
 /* The call this stream belongs to, if it is still attached here. */
-static hop_call *live_call(hop_conn *conn, int32_t sid) {
+static inline hop_call *live_call(hop_conn *conn, int32_t sid) {
   hop_call *call = stream_call(conn, sid);
   if (!call || call->conn != conn || call->state != CALL_ACTIVE || call->stream_id != sid)
     return NULL;

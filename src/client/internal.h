@@ -276,7 +276,8 @@ void call_run_completion(hop_call *call);        /* on the loop: fires the callb
 void call_retry_or_fail(hop_call *call, int unprocessed, int err);
 void call_reset_response(hop_call *call);
 int call_arm_timer(hop_call *call);
-void call_on_start(hop_call *call);              /* loop thread: route into its origin */
+/* Loop thread: routes into its origin; |fresh| = started on this thread just now. */
+void call_on_start(hop_call *call, int fresh);
 void call_on_cancel(hop_call *call, int err);    /* loop thread */
 int hdr_list_add(hdr_list *l, const char *n, size_t nl, const char *v, size_t vl);
 void hdr_list_free(hdr_list *l);

@@ -7,14 +7,10 @@
 
 /* Writes |v| in decimal to |out| (at least 21 bytes; NUL-terminated). Returns the length. */
 static inline size_t hop_fmt_u64(char *out, uint64_t v) {
-  char tmp[20];
-  size_t n = 0;
-  do {
-    tmp[n++] = (char)('0' + v % 10);
-    v /= 10;
-  } while (v);
-  for (size_t i = 0; i < n; i++) out[i] = tmp[n - 1 - i];
+  size_t n = 1;
+  for (uint64_t t = v; t >= 10; t /= 10) n++;
   out[n] = '\0';
+  for (size_t i = n; i > 0; i--, v /= 10) out[i - 1] = (char)('0' + v % 10);
   return n;
 }
 
