@@ -189,14 +189,8 @@ static hop_call *call_alloc(hop_client *c, size_t total, int on_loop) {
     c->call_cache = call->done_next;
     c->call_cache_len--;
     HOP_UNPOISON((char *)call + sizeof(*call), HOP_CALL_BLOCK - sizeof(*call));
-    hop_buf keep[5] = {call->headers_in.strings, call->headers_in.offs, call->trailers_in.strings,
-                       call->trailers_in.offs, call->resp_body};
-    memset(call, 0, sizeof(*call));
-    call->headers_in.strings = keep[0];
-    call->headers_in.offs = keep[1];
-    call->trailers_in.strings = keep[2];
-    call->trailers_in.offs = keep[3];
-    call->resp_body = keep[4];
+    memset(call, 0, offsetof(hop_call, timer));
+    call->headers_in.n = call->trailers_in.n = 0; /* buf_ready empties the buffers */
   } else {
     call = malloc(HOP_CALL_BLOCK);
     if (!call) return NULL;

@@ -41,7 +41,7 @@ typedef struct deadline_list {
 
 /* Finished call blocks kept for reuse on the loop thread (with their response buffers). */
 #define HOP_CALL_CACHE_MAX 256
-#define HOP_CALL_BLOCK 1024            /* blocks at most this big are cached */
+#define HOP_CALL_BLOCK 2048            /* blocks at most this big are cached */
 #define HOP_CALL_KEEP_BUF 4096         /* response buffers up to this size stay with a block */
 typedef struct hop_conn hop_conn;
 
@@ -108,15 +108,16 @@ struct hop_call {
   int result_err;
   int proto_used;            /* the connection's protocol that answered */
   uint64_t retry_at_ms;
-  uv_timer_t timer;          /* retry backoff (and the deadline when no class is free) */
   int timer_inited;
   int dl_class;              /* the client's deadline list holding it, or -1 */
   uint64_t deadline_ms;
   hop_call *dl_prev, *dl_next;
-  /* the response */
   int status;
   int in_trailers;
-  hdr_list headers_in, trailers_in;
+  /* not cleared when a cached block is reused (call_alloc): the timer is initialised when
+   * first needed, the buffers keep their memory */
+  uv_timer_t timer;          /* retry backoff (and the deadline when no class is free) */
+  hdr_list headers_in, trailers_in; /* the response */
   hop_buf resp_body;
 };
 
