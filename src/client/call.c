@@ -74,25 +74,27 @@ static size_t headers_size(const hop_header *hs, size_t n) {
   return bytes;
 }
 
-/* ASCII lower-case copy, 8 bytes at a time (bytes >= 0x80 are kept as they are). */
+/* Lower-cases the ASCII letters of 8 bytes at once (bytes >= 0x80 are kept as they are):
+ * bit 7 of a byte is set when it is < 0x80, >= 'A' (+0x3f carries) and <= 'Z' (+0x25 not). */
+static inline uint64_t lower8(uint64_t x) {
+  uint64_t h = x & 0x7f7f7f7f7f7f7f7full;
+  uint64_t up = ~x & (h + 0x3f3f3f3f3f3f3f3full) & ~(h + 0x2525252525252525ull) &
+                0x8080808080808080ull;
+  return x | up >> 2;
+}
+
+/* ASCII lower-case copy of |n| bytes, 8 at a time. */
 static void lower_copy(char *dst, const char *src, size_t n) {
+  uint64_t x;
   size_t i = 0;
   for (; i + 8 <= n; i += 8) {
-    uint64_t x, h;
     memcpy(&x, src + i, 8);
-    h = x & 0x7f7f7f7f7f7f7f7full;
-    /* bit 7 of a byte set when it is < 0x80, >= 'A' (+0x3f carries) and <= 'Z' (+0x25 not) */
-    uint64_t up = ~x & (h + 0x3f3f3f3f3f3f3f3full) & ~(h + 0x2525252525252525ull) &
-                  0x8080808080808080ull;
-    x |= up >> 2;
+    x = lower8(x);
     memcpy(dst + i, &x, 8);
   }
   if (i < n && n >= 8) { /* the tail as the last 8 bytes again: lower-casing is idempotent */
-    uint64_t x, h;
     memcpy(&x, src + n - 8, 8);
-    h = x & 0x7f7f7f7f7f7f7f7full;
-    x |= (~x & (h + 0x3f3f3f3f3f3f3f3full) & ~(h + 0x2525252525252525ull) &
-          0x8080808080808080ull) >> 2;
+    x = lower8(x);
     memcpy(dst + n - 8, &x, 8);
     return;
   }
