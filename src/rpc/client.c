@@ -80,22 +80,26 @@ static int get_url(rpc_req *r, int json, int gz, const void *msg, size_t len) {
 
 static int build_request(const hop_rpc_call_opts *o, rpc_req *r) {
   r->url = r->url_inline;
+  r->url_inline[0] = '\0';
   r->nh = 0;
   hop_buf_init(&r->body, SIZE_MAX);
-  if (!o->base_url || !o->procedure || o->procedure[0] != '/') return HOP_EINVAL;
+  if (o->target ? o->use_get : !o->base_url || !o->procedure || o->procedure[0] != '/')
+    return HOP_EINVAL;
   if (o->nmetadata > HOP_RPC_MAX_METADATA || (o->nmetadata && !o->metadata)) return HOP_EINVAL;
   if (o->message_len && !o->message) return HOP_EINVAL;
   if (o->protocol < HOP_RPC_CONNECT || o->protocol > HOP_RPC_GRPC_WEB) return HOP_EINVAL;
   if (o->codec != HOP_CODEC_PROTO && o->codec != HOP_CODEC_JSON) return HOP_EINVAL;
-  size_t bl = strlen(o->base_url);
-  while (bl && o->base_url[bl - 1] == '/') bl--;
-  size_t pl = strlen(o->procedure);
-  if (bl + pl + 1 > HOP_RPC_URL_INLINE && !(r->url = malloc(bl + pl + 1))) {
-    r->url = r->url_inline;
-    return HOP_ENOMEM;
+  if (!o->target) {
+    size_t bl = strlen(o->base_url);
+    while (bl && o->base_url[bl - 1] == '/') bl--;
+    size_t pl = strlen(o->procedure);
+    if (bl + pl + 1 > HOP_RPC_URL_INLINE && !(r->url = malloc(bl + pl + 1))) {
+      r->url = r->url_inline;
+      return HOP_ENOMEM;
+    }
+    memcpy(r->url, o->base_url, bl);
+    memcpy(r->url + bl, o->procedure, pl + 1);
   }
-  memcpy(r->url, o->base_url, bl);
-  memcpy(r->url + bl, o->procedure, pl + 1);
 
   int json = o->codec == HOP_CODEC_JSON;
   const void *msg = o->message ? o->message : "";
@@ -172,7 +176,8 @@ static int build_request(const hop_rpc_call_opts *o, rpc_req *r) {
   r->nh = n;
   r->co = (hop_call_opts){
       .method = get ? "GET" : "POST",
-      .url = r->url,
+      .url = o->target ? NULL : r->url,
+      .target = o->target,
       .headers = r->h,
       .nheaders = n,
       .body = body_len ? body : (const uint8_t *)"",
@@ -449,6 +454,7 @@ int hop_rpc_call_start(hop_client *c, const hop_rpc_call_opts *o, hop_rpc_done_c
   a->o.message = NULL;
   a->o.metadata = NULL;
   a->o.base_url = a->o.procedure = NULL;
+  a->o.target = NULL;
   a->cb = cb;
   a->user_data = user_data;
   rc = hop_call_start(c, &r.co, on_done, a, out);
