@@ -335,6 +335,7 @@ int call_arm_timer(hop_call *call) {
   if (at == UINT64_MAX) return HOP_OK;
   if (!call->timer_inited) {
     if (uv_timer_init(call->client->loop, &call->timer) != 0) return HOP_ENOMEM;
+    call->client->open_handles++; /* the client outlives the close: its cache takes the call */
     call->timer.data = call;
     call->timer_inited = 1;
   }
@@ -387,7 +388,12 @@ void call_complete(hop_call *call, int err) {
   client_kick(c);
 }
 
-static void on_timer_closed(uv_handle_t *h) { call_unref(h->data); }
+static void on_timer_closed(uv_handle_t *h) {
+  hop_call *call = h->data;
+  hop_client *c = call->client;
+  call_unref(call);
+  client_handle_done(c); /* last: it may free the client */
+}
 
 void call_run_completion(hop_call *call) {
   hop_client *c = call->client;
