@@ -177,16 +177,17 @@ void call_cache_free(hop_client *c) {
   c->call_cache_len = 0;
 }
 
-/* A block for a call of |total| bytes: from the cache on the loop thread, else malloc. The
- * response buffers of a reused block keep their memory; everything else is zero. */
+/* A block for a call of |total| bytes: on the loop thread from the cache (or a new block of
+ * the cache's size), else malloc'd to size. The response buffers of a reused block keep
+ * their memory; everything else is zero. */
 static hop_call *call_alloc(hop_client *c, size_t total, int on_loop) {
   hop_call *call;
-  if (total > HOP_CALL_BLOCK) {
+  if (total > HOP_CALL_BLOCK || !on_loop) { /* other threads: the exact size, never cached */
     call = malloc(total);
     if (call) memset(call, 0, sizeof(*call));
     return call;
   }
-  if (on_loop && c->call_cache) {
+  if (c->call_cache) {
     call = c->call_cache;
     c->call_cache = call->done_next;
     c->call_cache_len--;
