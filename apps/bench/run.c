@@ -7,6 +7,7 @@
  * hop_bench_run_mode() drives time; callers only read the phase. */
 #include <malloc.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +37,7 @@ struct runner {
   const hop_bench_opts *o;
   hop_client *client;
   hop_call_opts call;
+  hop_target *target; /* the URL, parsed once for every call */
   hop_header headers[2];
   uint8_t *body;
   uint64_t t_begin;
@@ -52,7 +54,8 @@ struct runner {
   _Atomic uint64_t cold_done;
   _Atomic uint64_t cold_dials, cold_t;
 
-  pthread_mutex_t mu; /* guards the histograms and first_error */
+  pthread_mutex_t mu; /* guards first_error */
+  atomic_flag hist_lock; /* guards the histograms: a spin lock, held for one record */
   hop_hist *hist, *cold;
   char first_error[160];
 };
@@ -66,6 +69,11 @@ static void note_error(runner *r, int err, int status) {
   }
   pthread_mutex_unlock(&r->mu);
 }
+
+static void hist_lock(runner *r) {
+  while (atomic_flag_test_and_set_explicit(&r->hist_lock, memory_order_acquire)) sched_yield();
+}
+static void hist_unlock(runner *r) { atomic_flag_clear_explicit(&r->hist_lock, memory_order_release); }
 
 /* Accounts one completed call. Returns 1 if the caller should start another. */
 static int complete(runner *r, uint64_t t0, uint64_t seq, int err, int status) {
@@ -85,9 +93,9 @@ static int complete(runner *r, uint64_t t0, uint64_t seq, int err, int status) {
     }
   }
   if (seq < r->o->concurrency) {
-    pthread_mutex_lock(&r->mu);
+    hist_lock(r);
     hop_hist_record(r->cold, lat);
-    pthread_mutex_unlock(&r->mu);
+    hist_unlock(r);
     if (atomic_fetch_add(&r->cold_done, 1) + 1 == r->o->concurrency) {
       hop_client_stats st;
       hop_client_get_stats(r->client, &st);
@@ -99,9 +107,9 @@ static int complete(runner *r, uint64_t t0, uint64_t seq, int err, int status) {
     uint64_t n = atomic_fetch_add(&r->measured, 1) + 1;
     if (r->o->requests && n > r->o->requests) return 0; /* past the count: not measured */
     if (!ok) atomic_fetch_add(&r->measured_err, 1);
-    pthread_mutex_lock(&r->mu);
+    hist_lock(r);
     hop_hist_record(r->hist, lat);
-    pthread_mutex_unlock(&r->mu);
+    hist_unlock(r);
     if (r->o->requests && n == r->o->requests) {
       atomic_store(&r->t_end, now);
       atomic_store(&r->phase, PHASE_STOP);
@@ -225,6 +233,7 @@ int hop_bench_run_mode(const hop_bench_opts *o, hop_bench_mode mode, const char 
   int rc = HOP_ENOMEM;
   if (!r || !slots || (o->callers == HOP_BENCH_CALLERS_BLOCKING && !threads)) goto fail_alloc;
   pthread_mutex_init(&r->mu, NULL);
+  atomic_flag_clear(&r->hist_lock);
   r->o = o;
   r->hist = hop_hist_new();
   r->cold = hop_hist_new();
@@ -234,7 +243,13 @@ int hop_bench_run_mode(const hop_bench_opts *o, hop_bench_mode mode, const char 
   r->headers[0] = (hop_header)HOP_HEADER("content-type", "application/proto");
   r->headers[1] = (hop_header)HOP_HEADER("connect-protocol-version", "1");
   r->call.method = "POST";
-  r->call.url = url;
+  rc = hop_target_new(&r->target, url);
+  if (rc != HOP_OK) {
+    snprintf(out->first_error, sizeof(out->first_error), "bad target %s: %s", url,
+             hop_strerror(rc));
+    goto fail_runner;
+  }
+  r->call.target = r->target;
   r->call.headers = r->headers;
   r->call.nheaders = 2;
   r->call.body = r->body;
@@ -401,6 +416,7 @@ fail_runner:
       memcpy(out->first_error, r->first_error, sizeof(out->first_error));
     hop_hist_free(r->hist);
     hop_hist_free(r->cold);
+    hop_target_free(r->target);
     free(r->body);
     pthread_mutex_destroy(&r->mu);
   }

@@ -25,6 +25,7 @@ extern "C" {
 
 typedef struct hop_client hop_client;
 typedef struct hop_call hop_call;
+typedef struct hop_target hop_target;
 
 typedef enum hop_http_mode {
   HOP_HTTP_AUTO = 0, /* h2c first; if the peer answers the preface as HTTP/1.1 or closes,
@@ -66,9 +67,19 @@ HOP_EXPORT int hop_client_new(hop_client **out, const hop_client_config *cfg);
  * run afterwards until the client's handles are closed (uv_run until it returns). */
 HOP_EXPORT void hop_client_free(hop_client *c);
 
+/* A prepared target: an http:// URL parsed once (origin and path), for calls that go to the
+ * same URL again and again (hop_call_opts.target instead of .url: no parsing or copying of
+ * the URL per call). Immutable and reference-counted: any thread may use one target in any
+ * number of calls on any clients at once. hop_target_free drops the creator's reference; a
+ * call holds its own until the call is freed, so the target may be freed while calls using
+ * it are in flight. Errors as hop_url parsing: HOP_EURL, HOP_EUNSUPPORTED (https),
+ * HOP_EINVAL, HOP_ENOMEM. */
+HOP_EXPORT int hop_target_new(hop_target **out, const char *url);
+HOP_EXPORT void hop_target_free(hop_target *t);
+
 typedef struct hop_call_opts {
   const char *method;        /* "POST" when NULL */
-  const char *url;           /* "http://host:port/path?query"; http only */
+  const char *url;           /* "http://host:port/path?query"; http only (or .target) */
   const hop_header *headers; /* extra request headers; copied */
   size_t nheaders;
   const void *body;          /* copied at start */
@@ -76,6 +87,7 @@ typedef struct hop_call_opts {
   uint64_t timeout_ms;       /* deadline from start; 0 = none */
   int replayable;            /* 1: may be retried even if the peer may have processed it */
   hop_http_mode http;        /* per-call override; HOP_HTTP_AUTO = the client's setting */
+  const hop_target *target;  /* instead of url (which must then be NULL): hop_target_new */
 } hop_call_opts;
 
 /* Checks |url| as a call would (hop_call_opts.url): HOP_OK for a well-formed http:// URL,

@@ -202,6 +202,9 @@ typedef struct hop_rpc_call_opts {
                                    &message=..), for side-effect-free procedures; implies
                                    idempotent */
   hop_http_mode http;           /* per-call override; AUTO = the client's setting */
+  const hop_target *target;     /* instead of base_url + procedure (then unused): the URL
+                                   base_url + procedure prepared once (hop_target_new), so
+                                   no call builds or parses it; not with use_get */
 } hop_rpc_call_opts;
 
 HOP_EXPORT void hop_rpc_call_opts_init(hop_rpc_call_opts *o);

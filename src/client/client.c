@@ -29,8 +29,7 @@ void hop_client_config_init(hop_client_config *cfg) {
 }
 
 int client_on_loop_thread(hop_client *c) {
-  uv_thread_t self = uv_thread_self();
-  return uv_thread_equal(&self, &c->loop_tid);
+  return pthread_equal(pthread_self(), c->loop_tid); /* uv_thread_t is a pthread_t on Unix */
 }
 
 /* ---- deferred work: flushes and completions run after the current event ---------------- */
@@ -49,6 +48,10 @@ static void drain(hop_client *c) {
     }
     if (c->done_head) {
       hop_call *call = c->done_head;
+      if (!c->drain_now_valid) {
+        c->drain_now_us = hop_now_us();
+        c->drain_now_valid = 1;
+      }
       c->done_head = call->done_next;
       if (!c->done_head) c->done_tail = NULL;
       call->done_next = NULL;
@@ -68,6 +71,7 @@ static void drain(hop_client *c) {
     break;
   }
   hop_waker_flush(&c->waker); /* this iteration's blocking callers, in one hand-over */
+  c->drain_now_valid = 0;
   c->in_drain = 0;
   if (c->kicked && !c->handles_closed) {
     c->kicked = 0;
@@ -104,7 +108,8 @@ static void client_destroy(hop_client *c) {
     c->origins = o->next;
     origin_free(o);
   }
-  pthread_mutex_destroy(&c->hist_mu);
+  call_cache_free(c);
+  hop_ngmem_free(c->ngmem); /* every session is gone with its connection */
   hop_hist_free(c->hist);
   free(c);
 }
@@ -147,7 +152,7 @@ static void on_msg(void *m, void *ud) {
   hop_call *call = msg->call;
   if (msg->kind == MSG_START) {
     if (c->shutting_down) call_complete(call, HOP_ESHUTDOWN);
-    else call_on_start(call);
+    else call_on_start(call, 0);
   } else {
     if (!c->shutting_down) call_on_cancel(call, HOP_ECANCELED);
     call_unref(call); /* the ref hop_call_cancel took for the message */
@@ -170,6 +175,7 @@ static void shutdown_now(hop_client *c) {
   c->handles_closed = 1; /* no more kicks: the prepare/check handles are closing */
   uv_timer_stop(&c->tick);
   uv_close((uv_handle_t *)&c->tick, client_handle_closed);
+  deadline_close(c);
   uv_close((uv_handle_t *)&c->prep, client_handle_closed);
   uv_close((uv_handle_t *)&c->check, client_handle_closed);
   if (c->own_thread) uv_close((uv_handle_t *)&c->stop_async, client_handle_closed);
@@ -200,8 +206,11 @@ int hop_client_new(hop_client **out, const hop_client_config *cfg) {
   if (c->cfg.max_response_headers == 0) c->cfg.max_response_headers = 64u << 10;
   if (c->cfg.ping_interval_ms && c->cfg.ping_timeout_ms == 0) c->cfg.ping_timeout_ms = 20000;
   c->hist = hop_hist_new();
-  if (!c->hist || pthread_mutex_init(&c->hist_mu, NULL) != 0) {
+  c->ngmem = hop_ngmem_new();
+  atomic_flag_clear(&c->hist_lock);
+  if (!c->hist || !c->ngmem) {
     hop_hist_free(c->hist);
+    hop_ngmem_free(c->ngmem);
     hop_waker_stop(&c->waker);
     free(c);
     return HOP_ENOMEM;
@@ -223,7 +232,8 @@ int hop_client_new(hop_client **out, const hop_client_config *cfg) {
   c->prep.data = c->check.data = c->tick.data = c;
   uv_timer_start(&c->tick, on_tick, tick_interval(&c->cfg), tick_interval(&c->cfg));
   uv_unref((uv_handle_t *)&c->tick);
-  c->open_handles = 4; /* tick, prepare, check, the mailbox's async */
+  deadline_init(c); /* a timer: cannot fail on an initialised loop */
+  c->open_handles = 5; /* tick, deadlines, prepare, check, the mailbox's async */
   if (c->own_thread) {
     uv_async_init(c->loop, &c->stop_async, on_stop);
     c->stop_async.data = c;
@@ -233,13 +243,14 @@ int hop_client_new(hop_client **out, const hop_client_config *cfg) {
       c->shutting_down = 1;
       hop_mailbox_close(&c->mb, NULL);
       uv_close((uv_handle_t *)&c->tick, NULL);
+      uv_close((uv_handle_t *)&c->dl_timer, NULL);
       uv_close((uv_handle_t *)&c->prep, NULL);
       uv_close((uv_handle_t *)&c->check, NULL);
       uv_close((uv_handle_t *)&c->stop_async, NULL);
       uv_run(c->loop, UV_RUN_DEFAULT);
       uv_loop_close(c->loop);
-      pthread_mutex_destroy(&c->hist_mu);
-      hop_hist_free(c->hist);
+          hop_hist_free(c->hist);
+      hop_ngmem_free(c->ngmem);
       hop_waker_stop(&c->waker);
       free(c);
       return HOP_ENOMEM;
@@ -252,8 +263,8 @@ int hop_client_new(hop_client **out, const hop_client_config *cfg) {
 fail_loop:
   if (c->own_thread) uv_loop_close(c->loop);
 fail_hist:
-  pthread_mutex_destroy(&c->hist_mu);
   hop_hist_free(c->hist);
+  hop_ngmem_free(c->ngmem);
   hop_waker_stop(&c->waker);
   free(c);
   return hop_err_from_uv(rv);
@@ -301,20 +312,20 @@ void hop_client_get_stats(hop_client *c, hop_client_stats *out) {
 }
 
 void hop_client_get_latency(hop_client *c, hop_latency *out) {
-  pthread_mutex_lock(&c->hist_mu);
+  hist_lock(c);
   hop_hist_summary(c->hist, out);
-  pthread_mutex_unlock(&c->hist_mu);
+  hist_unlock(c);
 }
 
 void hop_client_copy_hist(hop_client *c, hop_hist *dst) {
-  pthread_mutex_lock(&c->hist_mu);
+  hist_lock(c);
   hop_hist_reset(dst);
   hop_hist_merge(dst, c->hist);
-  pthread_mutex_unlock(&c->hist_mu);
+  hist_unlock(c);
 }
 
 void hop_client_reset_latency(hop_client *c) {
-  pthread_mutex_lock(&c->hist_mu);
+  hist_lock(c);
   hop_hist_reset(c->hist);
-  pthread_mutex_unlock(&c->hist_mu);
+  hist_unlock(c);
 }

@@ -33,11 +33,23 @@ static void held_unlink(hop_conn *conn, hop_call *call) {
   if (call->held_next) call->held_next->held_prev = call->held_prev;
   call->held_prev = call->held_next = NULL;
   call->held_by = NULL;
+  if (conn->lc_call == call) conn->lc_call = NULL; /* the ref that kept it alive goes */
+}
+
+/* The stream's user data (a held call), through a one-entry cache. */
+static inline hop_call *stream_call(hop_conn *conn, int32_t sid) {
+  if (conn->lc_call && conn->lc_sid == sid) return conn->lc_call;
+  hop_call *call = nghttp2_session_get_stream_user_data(conn->ng, sid);
+  if (call && call->held_by == conn) {
+    conn->lc_sid = sid;
+    conn->lc_call = call;
+  }
+  return call;
 }
 
 /* The call this stream belongs to, if it is still attached here. */
-static hop_call *live_call(hop_conn *conn, int32_t sid) {
-  hop_call *call = nghttp2_session_get_stream_user_data(conn->ng, sid);
+static inline hop_call *live_call(hop_conn *conn, int32_t sid) {
+  hop_call *call = stream_call(conn, sid);
   if (!call || call->conn != conn || call->state != CALL_ACTIVE || call->stream_id != sid)
     return NULL;
   return call;
@@ -164,7 +176,7 @@ static int on_frame_recv(nghttp2_session *s, const nghttp2_frame *f, void *ud) {
 /* Must always return 0 (CVE-2023-35945 is unpatched in this libnghttp2). */
 static int on_stream_close(nghttp2_session *s, int32_t sid, uint32_t code, void *ud) {
   hop_conn *conn = CONN(ud);
-  hop_call *call = nghttp2_session_get_stream_user_data(s, sid);
+  hop_call *call = stream_call(conn, sid);
   if (!call || call->held_by != conn) return 0;
   held_unlink(conn, call);
   if (call->conn == conn && call->state == CALL_ACTIVE && call->stream_id == sid) {
@@ -258,7 +270,7 @@ int h2_session_init(hop_conn *conn) {
   nghttp2_option *opt;
   int rv = hop_h2_client_option_new(&opt);
   if (rv) return rv;
-  rv = nghttp2_session_client_new2(&conn->ng, g_cbs, conn, opt);
+  rv = nghttp2_session_client_new3(&conn->ng, g_cbs, conn, opt, hop_ngmem_mem(c->ngmem));
   nghttp2_option_del(opt);
   if (rv) {
     conn->ng = NULL;
@@ -287,41 +299,47 @@ int h2_on_read(hop_conn *conn, const uint8_t *p, size_t n) {
   return HOP_OK;
 }
 
-/* connection-specific headers are illegal on HTTP/2 */
+/* connection-specific headers are illegal on HTTP/2 (content-length is ours); by length
+ * first, since this runs for every header of every call */
 static int h2_drop_header(const hop_header *h) {
-  static const char *const drop[] = {"host", "connection", "keep-alive", "proxy-connection",
-                                     "transfer-encoding", "upgrade", "content-length"};
-  for (size_t i = 0; i < sizeof(drop) / sizeof(drop[0]); i++)
-    if (h->name_len == strlen(drop[i]) && memcmp(h->name, drop[i], h->name_len) == 0) return 1;
-  if (h->name_len == 2 && memcmp(h->name, "te", 2) == 0 &&
-      !(h->value_len == 8 && memcmp(h->value, "trailers", 8) == 0))
-    return 1;
-  return h->name_len == 0 || h->name[0] == ':';
+  const char *n = h->name;
+  if (h->name_len == 0 || n[0] == ':') return 1;
+  switch (h->name_len) {
+  case 2:
+    return memcmp(n, "te", 2) == 0 && !(h->value_len == 8 && memcmp(h->value, "trailers", 8) == 0);
+  case 4: return memcmp(n, "host", 4) == 0;
+  case 7: return memcmp(n, "upgrade", 7) == 0;
+  case 10: return memcmp(n, "connection", 10) == 0 || memcmp(n, "keep-alive", 10) == 0;
+  case 14: return memcmp(n, "content-length", 14) == 0;
+  case 16: return memcmp(n, "proxy-connection", 16) == 0;
+  case 17: return memcmp(n, "transfer-encoding", 17) == 0;
+  default: return 0;
+  }
 }
 
-#define NV(n, nl, v, vl) \
-  (nghttp2_nv) { (uint8_t *)(n), (uint8_t *)(v), (nl), (vl), NGHTTP2_NV_FLAG_NONE }
+/* Names and values are not copied by nghttp2: they are literals or live in the call (names
+ * lower-cased at start) or its target, and the session holds a ref on the call until the
+ * stream is gone (held_add). */
+#define NV(n, nl, v, vl)                                            \
+  (nghttp2_nv) {                                                   \
+    (uint8_t *)(n), (uint8_t *)(v), (nl), (vl),                      \
+        NGHTTP2_NV_FLAG_NO_COPY_NAME | NGHTTP2_NV_FLAG_NO_COPY_VALUE \
+  }
 
 int h2_submit(hop_conn *conn, hop_call *call) {
-  char clen[24];
   size_t n = 0;
   nghttp2_nv stackv[24];
   nghttp2_nv *nv = call->nheaders + 5 <= 24 ? stackv : malloc((call->nheaders + 5) * sizeof(*nv));
   if (!nv) return HOP_ENOMEM;
-  nv[n++] = NV(":method", 7, call->method, strlen(call->method));
+  nv[n++] = NV(":method", 7, call->method, call->method_len);
   nv[n++] = NV(":scheme", 7, "http", 4);
-  nv[n++] = NV(":authority", 10, call->authority, strlen(call->authority));
-  nv[n++] = NV(":path", 5, call->path, strlen(call->path));
+  nv[n++] = NV(":authority", 10, call->authority, call->authority_len);
+  nv[n++] = NV(":path", 5, call->path, call->path_len);
   for (size_t i = 0; i < call->nheaders; i++) {
     const hop_header *h = &call->headers[i];
     if (!h2_drop_header(h)) nv[n++] = NV(h->name, h->name_len, h->value, h->value_len);
   }
-  int bodyful = call->body_len > 0 || strcmp(call->method, "POST") == 0 ||
-                strcmp(call->method, "PUT") == 0 || strcmp(call->method, "PATCH") == 0;
-  if (bodyful) {
-    int k = snprintf(clen, sizeof(clen), "%zu", call->body_len);
-    nv[n++] = NV("content-length", 14, clen, (size_t)k);
-  }
+  if (call->bodyful) nv[n++] = NV("content-length", 14, call->clen, call->clen_len);
   nghttp2_data_provider prd = {.source.ptr = NULL, .read_callback = read_body};
   call->body_off = 0;
   call->written = 0;

@@ -5,11 +5,13 @@
 
 #include <nghttp2/nghttp2.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <sys/socket.h>
 #include <uv.h>
 
+#include "client/ngmem.h"
 #include "client/waker.h"
 #include "core/buf.h"
 #include "h1/h1_response.h"
@@ -20,6 +22,27 @@
 #include "loop/mailbox.h"
 
 typedef struct hop_origin hop_origin;
+
+/* A parsed URL shared by calls (hop_target_new): immutable, reference-counted. */
+struct hop_target {
+  atomic_int refs;
+  uint16_t port;
+  size_t authority_len, path_len;
+  char *host, *authority, *path; /* in the same block */
+};
+
+/* Calls with the same timeout end in start order: one FIFO list per timeout value, and one
+ * timer for the earliest head, instead of a libuv timer per call. */
+#define HOP_DEADLINE_CLASSES 8
+typedef struct deadline_list {
+  uint64_t timeout_ms; /* 0: unused */
+  hop_call *head, *tail;
+} deadline_list;
+
+/* Finished call blocks kept for reuse on the loop thread (with their response buffers). */
+#define HOP_CALL_CACHE_MAX 256
+#define HOP_CALL_BLOCK 2048            /* blocks at most this big are cached */
+#define HOP_CALL_KEEP_BUF 4096         /* response buffers up to this size stay with a block */
 typedef struct hop_conn hop_conn;
 
 enum { CALL_NEW = 0, CALL_QUEUED, CALL_ACTIVE, CALL_RETRY_WAIT, CALL_DONE };
@@ -51,8 +74,14 @@ struct hop_call {
   hop_client *client;
   call_msg msg_start, msg_cancel;
   /* the request, immutable after start */
-  char *method, *host, *authority, *path;
+  const char *method, *host, *authority, *path; /* the call's block, or its target's */
+  size_t method_len, authority_len, path_len;
   uint16_t port;
+  hop_target *target;        /* a hop_target's reference, or NULL (strings are the call's) */
+  int bodyful;               /* sends content-length even when empty (POST, PUT, PATCH) */
+  char clen[24];             /* content-length, decimal, formatted once at start */
+  uint8_t clen_len;
+  int cached;                /* the block has the cache's size: it may go back there */
   hop_http_mode http;        /* resolved per call: never AUTO when the client is not */
   hop_header *headers;       /* names lower-cased, one allocation with the strings */
   size_t nheaders;
@@ -79,12 +108,16 @@ struct hop_call {
   int result_err;
   int proto_used;            /* the connection's protocol that answered */
   uint64_t retry_at_ms;
-  uv_timer_t timer;          /* deadline and retry backoff */
   int timer_inited;
-  /* the response */
+  int dl_class;              /* the client's deadline list holding it, or -1 */
+  uint64_t deadline_ms;
+  hop_call *dl_prev, *dl_next;
   int status;
   int in_trailers;
-  hdr_list headers_in, trailers_in;
+  /* not cleared when a cached block is reused (call_alloc): the timer is initialised when
+   * first needed, the buffers keep their memory */
+  uv_timer_t timer;          /* retry backoff (and the deadline when no class is free) */
+  hdr_list headers_in, trailers_in; /* the response */
   hop_buf resp_body;
 };
 
@@ -126,6 +159,8 @@ struct hop_conn {
   uint64_t served;               /* calls completed with a response */
   hop_call *calls_head, *calls_tail;
   hop_call *held_head;           /* calls nghttp2 may still call back about (one ref each) */
+  int32_t lc_sid;                /* the last stream looked up, while its call is held: a */
+  hop_call *lc_call;             /* response's 5-6 callbacks need one stream-map lookup */
   hop_h2_gate gate;              /* RFC 9113 checks on the server's frames (h2/h2_gate.h) */
   uint8_t pre[9];                /* the first bytes of the answer to our preface */
   uint8_t pre_len;               /* (a SETTINGS frame header, or the peer is not HTTP/2) */
@@ -204,10 +239,26 @@ struct hop_client {
   /* counters: any thread reads */
   _Atomic uint64_t st_dials_started, st_dials_failed, st_open_h2, st_open_h1, st_in_flight,
       st_queued, st_started, st_ok, st_failed, st_goaways, st_retries, st_pings_timed_out;
-  pthread_mutex_t hist_mu;
+  atomic_flag hist_lock;        /* a spin lock: held for one record, or one copy by a reader */
   hop_hist *hist;
   hop_waker waker;              /* wakes blocking callers off the loop thread */
+  /* loop thread: per-call resources kept for reuse */
+  deadline_list dl[HOP_DEADLINE_CLASSES];
+  uv_timer_t dl_timer;
+  uint64_t dl_armed_ms;         /* when dl_timer fires; 0 = not armed */
+  hop_call *call_cache;         /* linked through done_next */
+  size_t call_cache_len;
+  hop_ngmem *ngmem;             /* nghttp2 allocations of every session (client/ngmem.h) */
+  uint64_t drain_now_us;        /* the clock when this drain began completing calls: their */
+  int drain_now_valid;          /* answers arrived before it (one clock read per batch) */
 };
+
+static inline void hist_lock(hop_client *c) {
+  while (atomic_flag_test_and_set_explicit(&c->hist_lock, memory_order_acquire)) sched_yield();
+}
+static inline void hist_unlock(hop_client *c) {
+  atomic_flag_clear_explicit(&c->hist_lock, memory_order_release);
+}
 
 #define ST_ADD(c, f, v) atomic_fetch_add_explicit(&(c)->f, (v), memory_order_relaxed)
 #define ST_SUB(c, f, v) atomic_fetch_sub_explicit(&(c)->f, (v), memory_order_relaxed)
@@ -226,12 +277,16 @@ void call_run_completion(hop_call *call);        /* on the loop: fires the callb
 void call_retry_or_fail(hop_call *call, int unprocessed, int err);
 void call_reset_response(hop_call *call);
 int call_arm_timer(hop_call *call);
-void call_on_start(hop_call *call);              /* loop thread: route into its origin */
+/* Loop thread: routes into its origin; |fresh| = started on this thread just now. */
+void call_on_start(hop_call *call, int fresh);
 void call_on_cancel(hop_call *call, int err);    /* loop thread */
 int hdr_list_add(hdr_list *l, const char *n, size_t nl, const char *v, size_t vl);
 void hdr_list_free(hdr_list *l);
 void hdr_list_clear(hdr_list *l);
-void call_unref(hop_call *call);
+void call_unref(hop_call *call); /* loop thread (the block may go to the client's cache) */
+void call_cache_free(hop_client *c); /* client_destroy */
+int deadline_init(hop_client *c);   /* the deadline timer, a counted handle */
+void deadline_close(hop_client *c);
 
 /* origin.c */
 hop_origin *origin_get(hop_client *c, const char *host, uint16_t port, hop_http_mode mode);

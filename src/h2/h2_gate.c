@@ -18,7 +18,9 @@ static hop_h2_gate_entry *find(hop_h2_gate *g, int32_t id) {
 
 static void note(hop_h2_gate *g, int32_t id, uint8_t how) {
   if (id <= 0) return;
-  hop_h2_gate_entry *e = find(g, id);
+  /* streams mostly close in id order: the newest needs no scan of the ring */
+  hop_h2_gate_entry *e = id > g->max_noted ? NULL : find(g, id);
+  if (id > g->max_noted) g->max_noted = id;
   if (!e) {
     e = &g->ring[g->ring_next];
     g->ring_next = (g->ring_next + 1) % HOP_H2_GATE_RING;

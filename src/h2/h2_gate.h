@@ -54,6 +54,7 @@ typedef struct hop_h2_gate {
   uint32_t violations;   /* connection and stream errors the gate raised */
   hop_h2_gate_entry ring[HOP_H2_GATE_RING];
   unsigned ring_next;
+  int32_t max_noted;     /* largest id in the ring so far: a higher one needs no search */
 } hop_h2_gate;
 
 void hop_h2_gate_init(hop_h2_gate *g, int server);

@@ -8,6 +8,7 @@
 #include <strings.h>
 
 #include "core/buf.h"
+#include "core/fmt.h"
 #include "hopwire/error.h"
 #include "hopwire/rpc.h"
 #include "rpc/envelope.h"
@@ -36,35 +37,69 @@ void hop_rpc_result_free(hop_rpc_result *r) {
 }
 
 /* ---- request ---- */
+#define HOP_RPC_URL_INLINE 512 /* base URL + procedure: on the stack up to this size */
+
+/* Built per call without printf or a full clear (|h| is 8 KiB); hop_call_start copies what
+ * it keeps. */
 typedef struct rpc_req {
-  char *url;
-  hop_buf body;
+  char *url;                 /* url_inline or malloc'd */
+  hop_buf body;              /* the envelope, or gzip's output; unused for a plain message */
   hop_header h[HOP_RPC_MAX_METADATA + 8];
   size_t nh;
   char timeout[24];
   hop_call_opts co;
+  char url_inline[HOP_RPC_URL_INLINE];
 } rpc_req;
 
 static void req_free(rpc_req *r) {
-  free(r->url);
+  if (r->url != r->url_inline) free(r->url);
   hop_buf_free(&r->body);
 }
 
+/* Connect GET: the message rides in the URL, base64url without padding. */
+static int get_url(rpc_req *r, int json, int gz, const void *msg, size_t len) {
+  hop_buf u;
+  hop_buf_init(&u, HOP_RPC_GET_MAX_URL);
+  static const char q[] = "?connect=v1&encoding=";
+  const char *enc = json ? "json" : "proto";
+  const char *tail = gz ? "&base64=1&compression=gzip&message=" : "&base64=1&message=";
+  int rc = hop_buf_append(&u, r->url, strlen(r->url));
+  if (!rc) rc = hop_buf_append(&u, q, sizeof(q) - 1);
+  if (!rc) rc = hop_buf_append(&u, enc, strlen(enc));
+  if (!rc) rc = hop_buf_append(&u, tail, strlen(tail));
+  if (!rc) rc = hop_b64_encode(&u, msg, len, HOP_B64_URL, 0);
+  if (!rc) rc = hop_buf_append(&u, "", 1);
+  if (!rc) {
+    if (r->url != r->url_inline) free(r->url);
+    size_t ul;
+    r->url = (char *)hop_buf_steal(&u, &ul);
+  }
+  hop_buf_free(&u);
+  return rc;
+}
+
 static int build_request(const hop_rpc_call_opts *o, rpc_req *r) {
-  memset(r, 0, sizeof(*r));
+  r->url = r->url_inline;
+  r->url_inline[0] = '\0';
+  r->nh = 0;
   hop_buf_init(&r->body, SIZE_MAX);
-  if (!o->base_url || !o->procedure || o->procedure[0] != '/') return HOP_EINVAL;
+  if (o->target ? o->use_get : !o->base_url || !o->procedure || o->procedure[0] != '/')
+    return HOP_EINVAL;
   if (o->nmetadata > HOP_RPC_MAX_METADATA || (o->nmetadata && !o->metadata)) return HOP_EINVAL;
   if (o->message_len && !o->message) return HOP_EINVAL;
   if (o->protocol < HOP_RPC_CONNECT || o->protocol > HOP_RPC_GRPC_WEB) return HOP_EINVAL;
   if (o->codec != HOP_CODEC_PROTO && o->codec != HOP_CODEC_JSON) return HOP_EINVAL;
-  size_t bl = strlen(o->base_url);
-  while (bl && o->base_url[bl - 1] == '/') bl--;
-  size_t pl = strlen(o->procedure);
-  r->url = malloc(bl + pl + 1);
-  if (!r->url) return HOP_ENOMEM;
-  memcpy(r->url, o->base_url, bl);
-  memcpy(r->url + bl, o->procedure, pl + 1);
+  if (!o->target) {
+    size_t bl = strlen(o->base_url);
+    while (bl && o->base_url[bl - 1] == '/') bl--;
+    size_t pl = strlen(o->procedure);
+    if (bl + pl + 1 > HOP_RPC_URL_INLINE && !(r->url = malloc(bl + pl + 1))) {
+      r->url = r->url_inline;
+      return HOP_ENOMEM;
+    }
+    memcpy(r->url, o->base_url, bl);
+    memcpy(r->url + bl, o->procedure, pl + 1);
+  }
 
   int json = o->codec == HOP_CODEC_JSON;
   const void *msg = o->message ? o->message : "";
@@ -76,7 +111,9 @@ static int build_request(const hop_rpc_call_opts *o, rpc_req *r) {
     msg = z.data;
     len = z.len;
   }
-  int rc, get = 0;
+  int rc = HOP_OK, get = 0;
+  const void *body = msg; /* the caller's message as is unless framed or compressed */
+  size_t body_len = len;
   hop_header *h = r->h;
   size_t n = 0;
   if (o->protocol == HOP_RPC_CONNECT) {
@@ -85,37 +122,32 @@ static int build_request(const hop_rpc_call_opts *o, rpc_req *r) {
     h[n++] = (hop_header)HOP_HEADER("connect-protocol-version", "1");
     if (gz) h[n++] = (hop_header)HOP_HEADER("content-encoding", "gzip");
     if (!o->no_accept_gzip) h[n++] = (hop_header)HOP_HEADER("accept-encoding", "gzip");
+    size_t tl = 0;
     if (o->timeout_ms) {
       uint64_t ms = o->timeout_ms > 9999999999ull ? 9999999999ull : o->timeout_ms;
-      snprintf(r->timeout, sizeof(r->timeout), "%llu", (unsigned long long)ms);
-      h[n++] = (hop_header){"connect-timeout-ms", 18, r->timeout, strlen(r->timeout)};
+      tl = hop_fmt_u64(r->timeout, ms);
+      h[n++] = (hop_header){"connect-timeout-ms", 18, r->timeout, tl};
     }
-    rc = HOP_OK;
     get = o->use_get;
     if (get) {
-      /* The message rides in the URL, base64url without padding; no body. A URL past
-       * HOP_RPC_GET_MAX_URL falls back to POST (as connect-go does). */
-      hop_buf u;
-      hop_buf_init(&u, HOP_RPC_GET_MAX_URL);
-      rc = hop_buf_appendf(&u, "%s?connect=v1&encoding=%s&base64=1%s&message=", r->url,
-                           json ? "json" : "proto", gz ? "&compression=gzip" : "");
-      if (!rc) rc = hop_b64_encode(&u, msg, len, HOP_B64_URL, 0);
-      if (!rc) rc = hop_buf_append(&u, "", 1);
+      /* A URL past HOP_RPC_GET_MAX_URL falls back to POST (as connect-go does). */
+      rc = get_url(r, json, gz, msg, len);
       if (!rc) {
-        free(r->url);
-        size_t ul;
-        r->url = (char *)hop_buf_steal(&u, &ul);
         n = 0; /* a GET carries no content headers */
         if (!o->no_accept_gzip) h[n++] = (hop_header)HOP_HEADER("accept-encoding", "gzip");
-        if (o->timeout_ms)
-          h[n++] = (hop_header){"connect-timeout-ms", 18, r->timeout, strlen(r->timeout)};
+        if (o->timeout_ms) h[n++] = (hop_header){"connect-timeout-ms", 18, r->timeout, tl};
+        body_len = 0;
       } else if (rc == HOP_ETOOBIG) {
         get = 0;
         rc = HOP_OK;
       }
-      hop_buf_free(&u);
     }
-    if (!rc && !get) rc = hop_buf_append(&r->body, msg, len);
+    if (!rc && !get && gz) { /* the compressed bytes outlive |z| in the request */
+      hop_buf_free(&r->body);
+      r->body = z;
+      hop_buf_init(&z, SIZE_MAX);
+      body = r->body.data;
+    }
   } else {
     int web = o->protocol == HOP_RPC_GRPC_WEB;
     if (web) {
@@ -130,10 +162,12 @@ static int build_request(const hop_rpc_call_opts *o, rpc_req *r) {
     if (gz) h[n++] = (hop_header)HOP_HEADER("grpc-encoding", "gzip");
     if (!o->no_accept_gzip) h[n++] = (hop_header)HOP_HEADER("grpc-accept-encoding", "gzip");
     if (o->timeout_ms) {
-      hop_rpc_format_grpc_timeout(o->timeout_ms, r->timeout, sizeof(r->timeout));
-      h[n++] = (hop_header){"grpc-timeout", 12, r->timeout, strlen(r->timeout)};
+      size_t tl = hop_rpc_grpc_timeout_write(o->timeout_ms, r->timeout);
+      h[n++] = (hop_header){"grpc-timeout", 12, r->timeout, tl};
     }
     rc = hop_env_write(&r->body, gz ? HOP_ENV_COMPRESSED : 0, msg, len);
+    body = r->body.data;
+    body_len = r->body.len;
   }
   hop_buf_free(&z);
   if (rc) return rc;
@@ -142,11 +176,12 @@ static int build_request(const hop_rpc_call_opts *o, rpc_req *r) {
   r->nh = n;
   r->co = (hop_call_opts){
       .method = get ? "GET" : "POST",
-      .url = r->url,
+      .url = o->target ? NULL : r->url,
+      .target = o->target,
       .headers = r->h,
       .nheaders = n,
-      .body = r->body.data ? r->body.data : (const uint8_t *)"",
-      .body_len = r->body.len,
+      .body = body_len ? body : (const uint8_t *)"",
+      .body_len = body_len,
       .timeout_ms = o->timeout_ms,
       .replayable = o->idempotent || get,
       /* gRPC needs HTTP/2: never let an AUTO client fall back to HTTP/1.1 for it */
@@ -419,6 +454,7 @@ int hop_rpc_call_start(hop_client *c, const hop_rpc_call_opts *o, hop_rpc_done_c
   a->o.message = NULL;
   a->o.metadata = NULL;
   a->o.base_url = a->o.procedure = NULL;
+  a->o.target = NULL;
   a->cb = cb;
   a->user_data = user_data;
   rc = hop_call_start(c, &r.co, on_done, a, out);

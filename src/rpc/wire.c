@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/fmt.h"
 #include "hopwire/error.h"
 #include "rpc/json.h"
 
@@ -106,15 +107,27 @@ int hop_rpc_parse_grpc_timeout(const char *v, uint64_t *us) {
   return HOP_OK;
 }
 
+size_t hop_rpc_grpc_timeout_write(uint64_t ms, char *out) {
+  uint64_t v = ms;
+  char unit = 'm';
+  if (ms >= 100000000ull) {
+    if (ms / 1000 < 100000000ull) v = ms / 1000, unit = 'S';
+    else if (ms / 60000 < 100000000ull) v = ms / 60000, unit = 'M';
+    else v = ms / 3600000 > 99999999 ? 99999999 : ms / 3600000, unit = 'H';
+  }
+  size_t n = hop_fmt_u64(out, v); /* at most 8 digits */
+  out[n++] = unit;
+  out[n] = '\0';
+  return n;
+}
+
 void hop_rpc_format_grpc_timeout(uint64_t ms, char *buf, size_t n) {
-  if (ms < 100000000ull)
-    snprintf(buf, n, "%llum", (unsigned long long)ms);
-  else if (ms / 1000 < 100000000ull)
-    snprintf(buf, n, "%lluS", (unsigned long long)(ms / 1000));
-  else if (ms / 60000 < 100000000ull)
-    snprintf(buf, n, "%lluM", (unsigned long long)(ms / 60000));
-  else
-    snprintf(buf, n, "%lluH", (unsigned long long)(ms / 3600000 > 99999999 ? 99999999 : ms / 3600000));
+  char tmp[24];
+  size_t len = hop_rpc_grpc_timeout_write(ms, tmp);
+  if (!n) return;
+  if (len >= n) len = n - 1; /* truncated as snprintf would */
+  memcpy(buf, tmp, len);
+  buf[len] = '\0';
 }
 
 /* ---- percent-encoding ---- */

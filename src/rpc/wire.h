@@ -24,6 +24,9 @@ int hop_rpc_parse_connect_timeout(const char *v, uint64_t *ms);
 int hop_rpc_parse_grpc_timeout(const char *v, uint64_t *us);
 /* Formats |ms| as a grpc-timeout value (at most 8 digits, coarser units as needed). */
 void hop_rpc_format_grpc_timeout(uint64_t ms, char *buf, size_t n);
+/* The same into |out| (at least 10 bytes, NUL-terminated) without printf; returns the
+ * length. For the per-call path. */
+size_t hop_rpc_grpc_timeout_write(uint64_t ms, char *out);
 
 /* ---- percent-encoding (grpc-message) ---- */
 /* Encodes bytes outside printable ASCII 0x20..0x7e, and '%', as %XX. */

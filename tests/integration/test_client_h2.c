@@ -181,6 +181,146 @@ static void serve_dial_count(const char *max_streams, unsigned expect_dials) {
   hop_child_stop(&ch, SIGTERM, 5000);
 }
 
+/* ---- prepared targets and deadlines, against `hopwire serve --delay` ---------------------- */
+
+static void spawn_serve(hop_child *ch, const char *delay) {
+  char *argv[] = {(char *)hop_test_cli(), "serve", "--listen", "127.0.0.1:0", "--threads", "1",
+                  "--delay", (char *)delay, "--max-streams", "1000", NULL};
+  assert_int_equal(hop_child_spawn(ch, argv, 1), 0);
+}
+
+typedef struct tgt_wait {
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  int done, ok, fired_after_error;
+  long t0_ms;
+  long el_ms[64];   /* per call: start to completion */
+  int err[64];
+  uint64_t timeout[64];
+} tgt_wait;
+
+typedef struct tgt_slot {
+  tgt_wait *w;
+  int i;
+} tgt_slot;
+
+static void tgt_cb(hop_call *call, int err, const hop_response *r, void *ud) {
+  tgt_slot *s = ud;
+  tgt_wait *w = s->w;
+  pthread_mutex_lock(&w->mu);
+  w->el_ms[s->i] = tc_now_ms() - w->t0_ms;
+  w->err[s->i] = err ? err : (r->status == 200 ? 0 : -1000 - r->status);
+  if (err == HOP_OK && r->status == 200 && r->body_len == 1 && r->body[0] == 'x') w->ok++;
+  w->done++;
+  pthread_cond_broadcast(&w->cv);
+  pthread_mutex_unlock(&w->mu);
+}
+
+static void tgt_wait_all(tgt_wait *w, int n) {
+  pthread_mutex_lock(&w->mu);
+  long end = tc_now_ms() + 20000;
+  while (w->done < n && tc_now_ms() < end) {
+    pthread_mutex_unlock(&w->mu);
+    usleep(5000);
+    pthread_mutex_lock(&w->mu);
+  }
+  pthread_mutex_unlock(&w->mu);
+  assert_int_equal(w->done, n);
+}
+
+static void test_target(void **state) {
+  hop_target *t = (hop_target *)1;
+  assert_int_equal(hop_target_new(&t, NULL), HOP_EINVAL);
+  assert_null(t);
+  assert_int_equal(hop_target_new(NULL, "http://127.0.0.1:1/"), HOP_EINVAL);
+  assert_int_equal(hop_target_new(&t, "ftp://x/"), HOP_EURL);
+  assert_int_equal(hop_target_new(&t, "https://example.com/"), HOP_EUNSUPPORTED);
+  assert_null(t);
+  hop_target_free(NULL);
+
+  hop_child ch;
+  spawn_serve(&ch, "100ms");
+  hop_client *c = new_client(HOP_HTTP_H2C);
+  char url[128];
+  snprintf(url, sizeof(url), "http://127.0.0.1:%u/hopwire.bench.v1.BenchService/Echo", ch.port);
+  assert_int_equal(hop_target_new(&t, url), HOP_OK);
+
+  /* exactly one of url and target; a refused start never fires the callback */
+  tgt_wait w = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+  tgt_slot slots[64];
+  for (int i = 0; i < 64; i++) slots[i] = (tgt_slot){&w, i};
+  hop_call_opts both = {.url = url, .target = t, .body = "x", .body_len = 1};
+  hop_call_opts none = {.body = "x", .body_len = 1};
+  assert_int_equal(hop_call_start(c, &both, tgt_cb, &slots[0], NULL), HOP_EINVAL);
+  assert_int_equal(hop_call_start(c, &none, tgt_cb, &slots[0], NULL), HOP_EINVAL);
+
+  /* calls keep the target alive: it is freed while all of them are in flight */
+  hop_call_opts o = {.target = t, .body = "x", .body_len = 1, .timeout_ms = 10000};
+  w.t0_ms = tc_now_ms();
+  for (int i = 0; i < 64; i++) assert_int_equal(hop_call_start(c, &o, tgt_cb, &slots[i], NULL), HOP_OK);
+  hop_target_free(t);
+  tgt_wait_all(&w, 64);
+  assert_int_equal(w.ok, 64);
+
+  /* the blocking call through a target, as through the URL */
+  assert_int_equal(hop_target_new(&t, url), HOP_OK);
+  hop_result r;
+  o.target = t;
+  o.timeout_ms = 5000;
+  assert_int_equal(hop_client_do(c, &o, &r), HOP_OK);
+  assert_int_equal(r.status, 200);
+  assert_int_equal(r.body_len, 1);
+  hop_result_free(&r);
+  hop_client_stats s = tc_stats(c);
+  assert_int_equal(s.dials_started, 1);
+  assert_int_equal(s.calls_ok, 65);
+  hop_target_free(t);
+  hop_client_free(c);
+  hop_child_stop(&ch, SIGTERM, 5000);
+}
+
+/* Deadlines of many different lengths at once (more than the client's per-timeout lists,
+ * so some calls fall back to their own timer), interleaved with long ones: every short call
+ * ends with HOP_ETIMEDOUT near its own deadline, whatever the order; the long ones answer. */
+static void test_deadlines_mixed(void **state) {
+  hop_child ch;
+  spawn_serve(&ch, "1500ms");
+  hop_client *c = new_client(HOP_HTTP_H2C);
+  char url[128];
+  snprintf(url, sizeof(url), "http://127.0.0.1:%u/hopwire.bench.v1.BenchService/Echo", ch.port);
+  /* one call first: the connection is up before the clock matters */
+  hop_call_opts o = {.url = url, .body = "x", .body_len = 1, .timeout_ms = 10000};
+  hop_result r;
+  assert_int_equal(hop_client_do(c, &o, &r), HOP_OK);
+  hop_result_free(&r);
+  tgt_wait w = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+  tgt_slot slots[64];
+  const int n = 48;
+  w.t0_ms = tc_now_ms();
+  for (int i = 0; i < n; i++) {
+    slots[i] = (tgt_slot){&w, i};
+    /* 16 distinct short timeouts, descending then ascending, and every third call long */
+    uint64_t tmo = i % 3 == 2 ? 8000 : 100 + 40 * (uint64_t)((i * 7) % 16);
+    w.timeout[i] = tmo;
+    o.timeout_ms = tmo;
+    assert_int_equal(hop_call_start(c, &o, tgt_cb, &slots[i], NULL), HOP_OK);
+  }
+  tgt_wait_all(&w, n);
+  long slack = tc_sanitize() ? 1000 : 400;
+  for (int i = 0; i < n; i++) {
+    if (w.timeout[i] == 8000) {
+      assert_int_equal(w.err[i], 0);
+      assert_true(w.el_ms[i] >= 1400);
+    } else {
+      assert_int_equal(w.err[i], HOP_ETIMEDOUT);
+      assert_true(w.el_ms[i] >= (long)w.timeout[i] - 5);
+      assert_true(w.el_ms[i] < (long)w.timeout[i] + slack);
+    }
+  }
+  hop_client_free(c);
+  hop_child_stop(&ch, SIGTERM, 5000);
+}
+
 static void test_serve_dials_1000(void **state) { serve_dial_count("1000", 1); }
 static void test_serve_dials_100(void **state) { serve_dial_count("100", 2); }
 
@@ -215,6 +355,8 @@ int main(void) {
       cmocka_unit_test(test_hostname_resolves),
       cmocka_unit_test(test_serve_dials_1000),
       cmocka_unit_test(test_serve_dials_100),
+      cmocka_unit_test(test_target),
+      cmocka_unit_test(test_deadlines_mixed),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

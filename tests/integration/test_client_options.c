@@ -291,6 +291,52 @@ static void test_callers_loop(void **state) {
   hop_child_stop(&ch, SIGTERM, 3000);
 }
 
+/* Freed on its loop while calls are pending, some with their own timer (more distinct
+ * timeouts than the client's deadline lists): every call ends with HOP_ESHUTDOWN, every
+ * handle closes (the call timers close after the client's own handles) and the loop ends. */
+typedef struct free_ctx {
+  hop_client *c;
+  int done, shutdown;
+} free_ctx;
+
+static void free_cb(hop_call *call, int err, const hop_response *r, void *ud) {
+  free_ctx *x = ud;
+  x->done++;
+  if (err == HOP_ESHUTDOWN) x->shutdown++;
+}
+
+static void free_later(uv_timer_t *t) {
+  free_ctx *x = t->data;
+  hop_client_free(x->c);
+  uv_close((uv_handle_t *)t, NULL);
+}
+
+static void test_callers_loop_free_pending(void **state) {
+  hop_child ch;
+  assert_int_equal(tc_spawn_node(&ch, 100, 3000), 0);
+  uv_loop_t loop;
+  assert_int_equal(uv_loop_init(&loop), 0);
+  hop_client_config cfg = h2cfg();
+  cfg.loop = &loop;
+  free_ctx x = {0};
+  x.c = mk(&cfg);
+  char url[128];
+  snprintf(url, sizeof(url), "http://127.0.0.1:%u/echo", ch.port);
+  for (int i = 0; i < 12; i++) {
+    hop_call_opts o = {.url = url, .body = "F", .body_len = 1, .timeout_ms = 20000 + 100 * i};
+    assert_int_equal(hop_call_start(x.c, &o, free_cb, &x, NULL), HOP_OK);
+  }
+  uv_timer_t t;
+  uv_timer_init(&loop, &t);
+  t.data = &x;
+  uv_timer_start(&t, free_later, 300, 0);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  assert_int_equal(x.done, 12);
+  assert_int_equal(x.shutdown, 12);
+  assert_int_equal(uv_loop_close(&loop), 0);
+  hop_child_stop(&ch, SIGTERM, 3000);
+}
+
 int main(void) {
   signal(SIGPIPE, SIG_IGN);
   const struct CMUnitTest tests[] = {
@@ -302,6 +348,7 @@ int main(void) {
       cmocka_unit_test(test_response_caps),
       cmocka_unit_test(test_queue_bounded),
       cmocka_unit_test(test_callers_loop),
+      cmocka_unit_test(test_callers_loop_free_pending),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

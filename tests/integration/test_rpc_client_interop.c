@@ -173,6 +173,20 @@ static void battery(const combo *k) {
   check_echo(k->codec, &r, "h\xc3\xa9llo", small, sizeof(small));
   assert_int_equal(r.http_status, 200);
   hop_rpc_result_free(&r);
+  /* the same through a prepared target (no base_url, no procedure) */
+  char full[256];
+  snprintf(full, sizeof(full), "%s%s", k->url, TESTSVC "Echo");
+  hop_target *t = NULL;
+  assert_int_equal(hop_target_new(&t, full), HOP_OK);
+  o.base_url = o.procedure = NULL;
+  o.target = t;
+  assert_int_equal(hop_rpc_call(k->c, &o, &r), HOP_OK);
+  check_echo(k->codec, &r, "h\xc3\xa9llo", small, sizeof(small));
+  hop_rpc_result_free(&r);
+  o.use_get = 1; /* a GET carries the message in the URL: it needs base_url */
+  assert_int_equal(hop_rpc_call(k->c, &o, &r), HOP_EINVAL);
+  hop_rpc_result_free(&r);
+  hop_target_free(t);
   size_t big_len = 64 * 1024;
   uint8_t *big = malloc(big_len);
   for (size_t i = 0; i < big_len; i++) big[i] = (uint8_t)(i * 7);
