@@ -17,6 +17,7 @@ struct hop_proxy {
   hop_proxy_config cfg;
   char host[256];
   char *url;
+  hop_target *target; /* url + the run-service's procedure, parsed once */
   hop_server *server;
   hop_rpc_server *rpc;
   hop_client *client;
@@ -141,8 +142,7 @@ static void on_record(hop_rpc_request *rq, void *ud) {
   c->events = n;
   hop_rpc_call_opts o;
   hop_rpc_call_opts_init(&o);
-  o.base_url = px->url;
-  o.procedure = HOP_RUNSVC_PROCEDURE;
+  o.target = px->target;
   o.message = msg; /* unchanged: both requests carry the events as field 1 */
   o.message_len = len;
   o.idempotent = 1; /* first write wins: a replay stores nothing twice */
@@ -196,11 +196,27 @@ int hop_proxy_start(hop_proxy **out, const hop_proxy_config *cfg, char *err, siz
     free(px);
     return HOP_ENOMEM;
   }
+  /* The downstream URL is parsed once here, so a bad one fails at start, not per call. */
+  size_t bl = strlen(px->url);
+  while (bl && px->url[bl - 1] == '/') bl--;
+  char full[1024];
+  int rv = bl + sizeof(HOP_RUNSVC_PROCEDURE) <= sizeof(full) ? 0 : HOP_EURL;
+  if (!rv) {
+    snprintf(full, sizeof(full), "%.*s%s", (int)bl, px->url, HOP_RUNSVC_PROCEDURE);
+    rv = hop_target_new(&px->target, full);
+  }
+  if (rv) {
+    snprintf(err, errlen, "bad run-service URL '%s': %s", px->url, hop_strerror(rv));
+    free(px->url);
+    free(px);
+    return rv;
+  }
   /* The downstream answer may be as large as a status message; requests as large as ours. */
   px->cfg.client.loop = NULL;
-  int rv = hop_client_new(&px->client, &px->cfg.client);
+  rv = hop_client_new(&px->client, &px->cfg.client);
   if (rv) {
     snprintf(err, errlen, "cannot start the downstream client: %s", hop_strerror(rv));
+    hop_target_free(px->target);
     free(px->url);
     free(px);
     return rv;
@@ -223,6 +239,7 @@ int hop_proxy_start(hop_proxy **out, const hop_proxy_config *cfg, char *err, siz
     if (px->server) hop_server_free(px->server);
     hop_rpc_server_free(px->rpc);
     hop_client_free(px->client);
+    hop_target_free(px->target);
     free(px->url);
     free(px);
     return rv;
@@ -256,6 +273,7 @@ void hop_proxy_free(hop_proxy *px) {
   hop_client_free(px->client);
   hop_server_free(px->server);
   hop_rpc_server_free(px->rpc);
+  hop_target_free(px->target);
   free(px->url);
   free(px);
 }
