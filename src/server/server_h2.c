@@ -27,11 +27,16 @@ static void body_release(hop_conn *c, hop_h2_stream *st) {
   st->body_counted = 0;
 }
 
+static void drop_body(hop_request *r) {
+  hop_buf_free(&r->body);
+  r->abody_len = 0; /* its memory stays in the arena until the request dies */
+}
+
 static void reject(hop_conn *c, hop_h2_stream *st, int status) {
   if (st->rejected) return;
   st->rejected = 1;
   st->deadline_ms = 0;
-  if (st->req) hop_buf_free(&st->req->body);
+  if (st->req) drop_body(st->req);
   body_release(c, st);
   char code[4];
   code[0] = (char)('0' + status / 100);
@@ -86,14 +91,6 @@ static int on_begin_headers(nghttp2_session *session, const nghttp2_frame *frame
   return 0;
 }
 
-static size_t arena_str(hop_request *r, const uint8_t *v, size_t len) {
-  size_t off = r->arena.len;
-  if (hop_buf_reserve(&r->arena, len + 1)) return SIZE_MAX;
-  memcpy(r->arena.data + off, v, len);
-  r->arena.data[off + len] = 0;
-  r->arena.len += len + 1;
-  return off;
-}
 
 static int on_header(nghttp2_session *session, const nghttp2_frame *frame, const uint8_t *name,
                      size_t namelen, const uint8_t *value, size_t valuelen, uint8_t flags,
@@ -115,16 +112,18 @@ static int on_header(nghttp2_session *session, const nghttp2_frame *frame, const
   if (frame->headers.cat != NGHTTP2_HCAT_REQUEST) return 0; /* request trailers: ignored */
   hop_request *r = st->req;
   if (namelen && name[0] == ':') {
-    size_t off = 0;
+    const char **slot = NULL;
     if (namelen == 7 && !memcmp(name, ":method", 7)) {
-      off = r->method_off = arena_str(r, value, valuelen);
+      slot = &r->method;
       st->head = valuelen == 4 && !memcmp(value, "HEAD", 4);
     } else if (namelen == 5 && !memcmp(name, ":path", 5)) {
-      off = r->path_off = arena_str(r, value, valuelen);
+      slot = &r->path;
     } else if (namelen == 10 && !memcmp(name, ":authority", 10)) {
-      off = r->authority_off = arena_str(r, value, valuelen);
+      slot = &r->authority;
     }
-    return off == SIZE_MAX ? NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE : 0;
+    if (slot && !(*slot = hop_arena_strndup(&r->mem, value, valuelen)))
+      return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+    return 0;
   }
   if (namelen == 14 && !memcmp(name, "content-length", 14)) {
     uint64_t v = 0;
@@ -132,7 +131,7 @@ static int on_header(nghttp2_session *session, const nghttp2_frame *frame, const
     st->has_cl = 1;
     st->content_length = v; /* libnghttp2 already checked the syntax */
   }
-  if (hop_request_add_field(r, (const char *)name, namelen, (const char *)value, valuelen))
+  if (hop_request_add_header(r, name, namelen, value, valuelen))
     return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
   return 0;
 }
@@ -159,6 +158,11 @@ static int on_frame_recv(nghttp2_session *session, const nghttp2_frame *frame, v
         reject(c, st, 413);
         return 0;
       }
+      /* A small declared body goes to the request's memory: no buffer of its own. */
+      hop_request *r = st->req;
+      if (st->has_cl && st->content_length && st->content_length <= HOP_REQ_ARENA_BODY_MAX &&
+          (r->abody = hop_arena_alloc(&r->mem, (size_t)st->content_length)))
+        r->abody_cap = (size_t)st->content_length;
       st->deadline_ms = hop_now_ms() + w->s->cfg.body_timeout_ms;
     }
     if (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) make_ready(c, st);
@@ -192,15 +196,25 @@ static int on_data_chunk_recv(nghttp2_session *session, uint8_t flags, int32_t s
     HOP_STAT_ADD(c->w, body_refusals, 1);
     st->rejected = 1;
     st->deadline_ms = 0;
-    hop_buf_free(&st->req->body);
+    drop_body(st->req);
     body_release(c, st);
     nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, stream_id, NGHTTP2_REFUSED_STREAM);
     return 0;
   }
-  int rv = hop_buf_append(&st->req->body, data, len);
+  hop_request *r = st->req;
+  int rv;
+  if (r->abody) {
+    /* More than content-length said: libnghttp2 resets such a stream; never past the cap. */
+    rv = len > r->abody_cap - r->abody_len ? HOP_EPROTO : HOP_OK;
+    if (!rv) memcpy(r->abody + r->abody_len, data, len), r->abody_len += len;
+  } else {
+    rv = hop_buf_append(&r->body, data, len);
+  }
   if (rv) hop_body_release(c->w->budget, len); /* charged above, not held */
   if (rv == HOP_ETOOBIG) reject(c, st, 413);
-  else if (rv) nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, stream_id, NGHTTP2_INTERNAL_ERROR);
+  else if (rv)
+    nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, stream_id,
+                              rv == HOP_EPROTO ? NGHTTP2_PROTOCOL_ERROR : NGHTTP2_INTERNAL_ERROR);
   else {
     st->body_counted += len;
     c->body_buffered += len;
@@ -226,7 +240,8 @@ static int on_stream_close(nghttp2_session *session, int32_t stream_id, uint32_t
       hop_request_free(st->req);
     }
   }
-  free(st->resp);
+  hop_response_release(st->resp);
+  if (st->done) hop_request_free(st->done); /* with the answer in its arena */
   free(st);
   if (c->nstreams == 0) c->deadline_ms = hop_now_ms() + c->w->s->cfg.idle_timeout_ms;
   return 0; /* always 0: CVE-2023-35945 is not fixed in bookworm's libnghttp2 */
@@ -315,7 +330,8 @@ void hop_h2_conn_free(hop_conn *c) {
   while (st) {
     hop_h2_stream *next = st->next;
     if (st->req) hop_request_free(st->req); /* detached ones were cleared at close */
-    free(st->resp);
+    hop_response_release(st->resp);
+    if (st->done) hop_request_free(st->done);
     free(st);
     HOP_STAT_SUB(c->w, streams_open, 1);
     st = next;
@@ -368,12 +384,14 @@ void hop_h2_conn_input(hop_conn *c, const uint8_t *data, size_t len) {
 void hop_h2_conn_respond(hop_conn *c, hop_request *r, hop_response *resp) {
   hop_h2_stream *st = r->stream;
   r->stream = NULL;
-  if (st) st->req = NULL;
-  hop_request_free(r);
   if (!st) {
-    free(resp);
+    hop_response_release(resp);
+    hop_request_free(r);
     return;
   }
+  /* The request (and the answer in its arena) lives until the stream closes. */
+  st->req = NULL;
+  st->done = r;
   body_release(c, st);
   if (!resp) {
     nghttp2_submit_rst_stream(c->session, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_INTERNAL_ERROR);
