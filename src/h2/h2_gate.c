@@ -10,18 +10,19 @@ void hop_h2_gate_init(hop_h2_gate *g, int server) {
   g->magic_left = server ? NGHTTP2_CLIENT_MAGIC_LEN : 0;
 }
 
+static hop_h2_gate_entry *slot(hop_h2_gate *g, int32_t id) {
+  return &g->ring[((uint32_t)id >> 1) % HOP_H2_GATE_RING];
+}
+
 static hop_h2_gate_entry *find(hop_h2_gate *g, int32_t id) {
-  for (unsigned i = 0; i < HOP_H2_GATE_RING; i++)
-    if (g->ring[i].id == id) return &g->ring[i];
-  return NULL;
+  hop_h2_gate_entry *e = slot(g, id);
+  return e->id == id ? e : NULL;
 }
 
 static void note(hop_h2_gate *g, int32_t id, uint8_t how) {
   if (id <= 0) return;
-  hop_h2_gate_entry *e = find(g, id);
-  if (!e) {
-    e = &g->ring[g->ring_next];
-    g->ring_next = (g->ring_next + 1) % HOP_H2_GATE_RING;
+  hop_h2_gate_entry *e = slot(g, id);
+  if (e->id != id) { /* a newer stream takes the slot of one HOP_H2_GATE_RING ids older */
     e->id = id;
     e->how = HOP_H2_GATE_NONE;
   }
