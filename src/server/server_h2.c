@@ -72,11 +72,11 @@ static void make_ready(hop_conn *c, hop_h2_stream *st) {
 static int on_begin_headers(nghttp2_session *session, const nghttp2_frame *frame, void *ud) {
   hop_conn *c = ud;
   if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST) return 0;
-  hop_h2_stream *st = calloc(1, sizeof(*st));
+  hop_h2_stream *st = hop_pool_calloc(&c->w->pool, 1, sizeof(*st));
   if (!st) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
   st->req = hop_request_new(c->w, c, HOP_PROTO_H2C);
   if (!st->req) {
-    free(st);
+    hop_pool_free(&c->w->pool, st);
     return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
   }
   st->id = frame->hd.stream_id;
@@ -242,7 +242,7 @@ static int on_stream_close(nghttp2_session *session, int32_t stream_id, uint32_t
   }
   hop_response_release(st->resp);
   if (st->done) hop_request_free(st->done); /* with the answer in its arena */
-  free(st);
+  hop_pool_free(&c->w->pool, st);
   if (c->nstreams == 0) c->deadline_ms = hop_now_ms() + c->w->s->cfg.idle_timeout_ms;
   return 0; /* always 0: CVE-2023-35945 is not fixed in bookworm's libnghttp2 */
 }
@@ -311,9 +311,18 @@ void hop_h2_server_free(hop_server *s) {
   s->h2_option = NULL;
 }
 
+/* The session's own allocations (streams, header buffers, queued frames: ~6 a request)
+ * come from the worker's pool; the session lives and dies on the loop thread. */
+static void *mem_malloc(size_t n, void *ud) { return hop_pool_alloc(ud, n); }
+static void mem_free(void *p, void *ud) { hop_pool_free(ud, p); }
+static void *mem_calloc(size_t k, size_t n, void *ud) { return hop_pool_calloc(ud, k, n); }
+static void *mem_realloc(void *p, size_t n, void *ud) { return hop_pool_realloc(ud, p, n); }
+
 int hop_h2_conn_start(hop_conn *c) {
   hop_server *s = c->w->s;
-  if (nghttp2_session_server_new2(&c->session, s->h2_callbacks, c, s->h2_option)) return HOP_ENOMEM;
+  nghttp2_mem mem = {&c->w->pool, mem_malloc, mem_free, mem_calloc, mem_realloc};
+  if (nghttp2_session_server_new3(&c->session, s->h2_callbacks, c, s->h2_option, &mem))
+    return HOP_ENOMEM;
   if (hop_h2_submit_settings(c->session, &s->h2)) return HOP_ENOMEM;
   hop_h2_gate_init(&c->gate, 1);
   uint64_t now = hop_now_ms();
@@ -332,7 +341,7 @@ void hop_h2_conn_free(hop_conn *c) {
     if (st->req) hop_request_free(st->req); /* detached ones were cleared at close */
     hop_response_release(st->resp);
     if (st->done) hop_request_free(st->done);
-    free(st);
+    hop_pool_free(&c->w->pool, st);
     HOP_STAT_SUB(c->w, streams_open, 1);
     st = next;
   }

@@ -17,6 +17,7 @@
 
 #include "core/arena.h"
 #include "core/buf.h"
+#include "core/pool.h"
 #include "h1/h1_request.h"
 #include "h2/h2_gate.h"
 #include "h2/h2_opts.h"
@@ -28,6 +29,7 @@
 #define HOP_SRV_GOAWAY_DELAY_MS 100     /* ~1 RTT between shutdown notice and GOAWAY */
 /* Per-request memory (h2o's habit): the request, its headers, a small body and its h2
  * answer live in one allocation, freed at once when the stream is done. */
+#define HOP_SRV_POOL_KEEP (4u << 20) /* freed blocks a worker keeps for reuse */
 #define HOP_REQ_INLINE 2048             /* bytes inline in hop_request: a typical RPC fits */
 #define HOP_REQ_ARENA_BODY_MAX (64 * 1024) /* h2 bodies with a content-length up to this */
 #define HOP_REQ_ARENA_RESP_MAX (64 * 1024) /* answers up to this are built in the arena */
@@ -210,6 +212,9 @@ struct hop_worker {
   hop_conn *dirty;
   hop_request *cancels;    /* detached requests whose cancel notice is due (loop thread) */
   uint8_t *rbuf;           /* shared read buffer (one loop = one reader at a time) */
+  /* Requests, streams and the h2 sessions' own memory, reused on the loop thread; a request
+   * freed on another thread goes straight back to malloc. */
+  hop_pool pool;
   int rbuf_busy;
   atomic_uint refs;        /* the server + one per live request */
   hop_srv_stats stats;

@@ -12,7 +12,7 @@
 #include "server/server_internal.h"
 
 hop_request *hop_request_new(hop_worker *w, hop_conn *c, hop_proto proto) {
-  hop_request *r = malloc(sizeof(*r));
+  hop_request *r = hop_pool_alloc(&w->pool, sizeof(*r)); /* loop thread */
   if (!r) return NULL;
   memset(r, 0, offsetof(hop_request, inline_mem)); /* the inline arena needs no clearing */
   r->w = w;
@@ -29,6 +29,11 @@ hop_request *hop_request_new(hop_worker *w, hop_conn *c, hop_proto proto) {
   r->method_off = r->path_off = SIZE_MAX;
   atomic_fetch_add_explicit(&w->refs, 1, memory_order_relaxed);
   return r;
+}
+
+static int on_loop_thread(hop_worker *w) {
+  uv_thread_t self = uv_thread_self();
+  return uv_thread_equal(&self, &w->tid);
 }
 
 static void cancel_unlink(hop_request *r) {
@@ -83,7 +88,8 @@ void hop_request_free(hop_request *r) {
   hop_buf_free(&r->arena);
   hop_buf_free(&r->body);
   free(r->fields);
-  free(r);
+  if (on_loop_thread(w)) hop_pool_free(&w->pool, r);
+  else hop_pool_free_elsewhere(r); /* a late answer after the worker let go of it */
   hop_worker_unref(w);
 }
 
@@ -221,11 +227,6 @@ const uint8_t *hop_request_body(const hop_request *r, size_t *len) {
 uv_loop_t *hop_request_loop(const hop_request *r) { return &r->w->loop; }
 int hop_request_canceled(const hop_request *r) {
   return atomic_load_explicit(&r->canceled, memory_order_acquire);
-}
-
-static int on_loop_thread(hop_worker *w) {
-  uv_thread_t self = uv_thread_self();
-  return uv_thread_equal(&self, &w->tid);
 }
 
 int hop_request_on_cancel(hop_request *r, hop_request_cancel_fn fn, void *user_data) {
