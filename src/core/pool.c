@@ -25,19 +25,21 @@ typedef struct hdr {
   size_t size; /* usable bytes */
 } hdr;
 
-static unsigned class_of(size_t n) {
-  for (unsigned i = 0; i < HOP_POOL_CLASSES; i++)
-    if (n <= class_size[i]) return i;
-  return BIG;
+static unsigned class_of(const hop_pool *p, size_t n) {
+  return n <= 4096 ? p->cls[(n + 15) / 16] : BIG;
 }
 
 void hop_pool_init(hop_pool *p, size_t max_bytes) {
   memset(p, 0, sizeof(*p));
   p->max = max_bytes;
+  for (size_t i = 0, c = 0; i < sizeof(p->cls); i++) {
+    while (i * 16 > class_size[c]) c++; /* the largest class is 4096 = 256 * 16 */
+    p->cls[i] = (unsigned char)c;
+  }
 }
 
 void *hop_pool_alloc(hop_pool *p, size_t n) {
-  unsigned c = class_of(n);
+  unsigned c = class_of(p, n);
   if (c != BIG && p->free[c]) {
     uint8_t *b = p->free[c];
     UNPOISON(b, HDR + class_size[c]);

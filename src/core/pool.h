@@ -14,6 +14,7 @@
 typedef struct hop_pool {
   void *free[HOP_POOL_CLASSES]; /* singly linked through each block's first word */
   size_t kept, max;             /* bytes held in |free| lists; cap on them */
+  unsigned char cls[257];       /* class of a size, by (size + 15) / 16 */
 } hop_pool;
 
 void hop_pool_init(hop_pool *p, size_t max_bytes);

@@ -10,7 +10,10 @@
 #include "server/server_internal.h"
 
 static hop_h2_stream *get_stream(hop_conn *c, int32_t id) {
-  return nghttp2_session_get_stream_user_data(c->session, id);
+  if (c->last_st && c->last_st->id == id) return c->last_st;
+  hop_h2_stream *st = nghttp2_session_get_stream_user_data(c->session, id);
+  if (st) c->last_st = st;
+  return st;
 }
 
 static void calm(hop_conn *c) {
@@ -242,6 +245,7 @@ static int on_stream_close(nghttp2_session *session, int32_t stream_id, uint32_t
   }
   hop_response_release(st->resp);
   if (st->done) hop_request_free(st->done); /* with the answer in its arena */
+  if (c->last_st == st) c->last_st = NULL;
   hop_pool_free(&c->w->pool, st);
   if (c->nstreams == 0) c->deadline_ms = hop_now_ms() + c->w->s->cfg.idle_timeout_ms;
   return 0; /* always 0: CVE-2023-35945 is not fixed in bookworm's libnghttp2 */
@@ -346,6 +350,7 @@ void hop_h2_conn_free(hop_conn *c) {
     st = next;
   }
   c->streams = NULL;
+  c->last_st = NULL;
   if (c->session) nghttp2_session_del(c->session);
   c->session = NULL;
   free(c->ready);

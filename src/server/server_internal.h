@@ -170,6 +170,7 @@ struct hop_conn {
   /* HTTP/2 */
   nghttp2_session *session;
   hop_h2_stream *streams;
+  hop_h2_stream *last_st;  /* the stream looked up last (a HEADERS block is ~10 lookups) */
   size_t nstreams;
   size_t body_buffered;    /* request bodies held for unanswered streams (budget) */
   int32_t *ready;          /* stream ids whose request is complete, to dispatch */

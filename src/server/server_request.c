@@ -144,7 +144,7 @@ static int finalize(hop_request *r) {
   char *path = (char *)r->path;
   if (!path) path = (char *)"";
   /* Absolute-form request target (HTTP/1.1 proxies): keep the path only. */
-  if (!strncasecmp(path, "http://", 7)) {
+  if (r->proto == HOP_PROTO_H1 && !strncasecmp(path, "http://", 7)) {
     char *slash = strchr(path + 7, '/');
     path = slash ? slash : (char *)"/";
   }
@@ -225,6 +225,7 @@ const uint8_t *hop_request_body(const hop_request *r, size_t *len) {
   return r->body.data ? r->body.data : (const uint8_t *)"";
 }
 uv_loop_t *hop_request_loop(const hop_request *r) { return &r->w->loop; }
+void *hop_request_alloc(hop_request *r, size_t n) { return r ? hop_arena_alloc(&r->mem, n) : NULL; }
 int hop_request_canceled(const hop_request *r) {
   return atomic_load_explicit(&r->canceled, memory_order_acquire);
 }
