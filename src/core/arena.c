@@ -26,7 +26,7 @@ void hop_arena_init(hop_arena *a, void *first, size_t first_len, size_t max) {
   a->max = max;
 }
 
-void *hop_arena_alloc(hop_arena *a, size_t n) {
+void *hop_arena_alloc_slow(hop_arena *a, size_t n) {
   if (n == 0) n = 1;
   if (a->ptr && n <= (size_t)(a->end - a->ptr)) {
     void *p = a->ptr;
@@ -50,7 +50,7 @@ void *hop_arena_alloc(hop_arena *a, size_t n) {
   a->heap += size;
   a->ptr = c->data;
   a->end = (uint8_t *)c + size;
-  return hop_arena_alloc(a, n);
+  return hop_arena_alloc_slow(a, n);
 }
 
 char *hop_arena_strndup(hop_arena *a, const void *p, size_t n) {

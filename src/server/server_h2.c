@@ -83,7 +83,7 @@ static int on_begin_headers(nghttp2_session *session, const nghttp2_frame *frame
     return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
   }
   st->id = frame->hd.stream_id;
-  st->deadline_ms = hop_now_ms() + c->w->s->cfg.header_timeout_ms;
+  st->deadline_ms = c->recv_now_ms + c->w->s->cfg.header_timeout_ms;
   st->next = c->streams;
   if (c->streams) c->streams->prev = st;
   c->streams = st;
@@ -91,6 +91,7 @@ static int on_begin_headers(nghttp2_session *session, const nghttp2_frame *frame
   c->deadline_ms = 0;
   HOP_STAT_ADD(c->w, streams_open, 1);
   nghttp2_session_set_stream_user_data(session, st->id, st);
+  c->last_st = st; /* its headers come next */
   return 0;
 }
 
@@ -143,7 +144,7 @@ static int on_frame_recv(nghttp2_session *session, const nghttp2_frame *frame, v
   hop_conn *c = ud;
   hop_worker *w = c->w;
   hop_h2_gate_on_recv(&c->gate, frame);
-  if (hop_h2_flood_on_recv(&c->flood, &frame->hd, hop_now_ms())) {
+  if (hop_h2_flood_on_recv(&c->flood, &frame->hd, c->recv_now_ms)) {
     calm(c);
     return 0;
   }
@@ -166,7 +167,7 @@ static int on_frame_recv(nghttp2_session *session, const nghttp2_frame *frame, v
       if (st->has_cl && st->content_length && st->content_length <= HOP_REQ_ARENA_BODY_MAX &&
           (r->abody = hop_arena_alloc(&r->mem, (size_t)st->content_length)))
         r->abody_cap = (size_t)st->content_length;
-      st->deadline_ms = hop_now_ms() + w->s->cfg.body_timeout_ms;
+      st->deadline_ms = c->recv_now_ms + w->s->cfg.body_timeout_ms;
     }
     if (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) make_ready(c, st);
     return 0;
@@ -378,6 +379,7 @@ void hop_h2_conn_dispatch_ready(hop_conn *c) {
 }
 
 void hop_h2_conn_input(hop_conn *c, const uint8_t *data, size_t len) {
+  c->recv_now_ms = hop_now_ms();
   uint32_t errs = c->gate.violations;
   ssize_t rv = hop_h2_gate_recv(&c->gate, c->session, data, len);
   if (c->gate.violations != errs) {

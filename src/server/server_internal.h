@@ -171,6 +171,8 @@ struct hop_conn {
   nghttp2_session *session;
   hop_h2_stream *streams;
   hop_h2_stream *last_st;  /* the stream looked up last (a HEADERS block is ~10 lookups) */
+  uint64_t recv_now_ms;    /* hop_now_ms() when the current input began: the clock of the
+                            * receive-only callbacks (one read = one instant) */
   size_t nstreams;
   size_t body_buffered;    /* request bodies held for unanswered streams (budget) */
   int32_t *ready;          /* stream ids whose request is complete, to dispatch */

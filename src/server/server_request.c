@@ -284,16 +284,21 @@ static int dropped_name(const char *n, size_t len) {
   }
 }
 
+/* Bit 1: not allowed in a name (controls, space, ':', DEL and above); bit 2: not allowed in a
+ * value (CR, LF, NUL). One load per byte. */
+static const unsigned char bad_char[256] = {
+    [0] = 3, [1 ... 9] = 1, [10] = 3, [11 ... 12] = 1, [13] = 3, [14 ... 32] = 1,
+    [':'] = 1, [127 ... 255] = 1,
+};
+
 static int skip_header(const hop_header *h) {
   if (h->name_len == 0 || h->name[0] == ':') return 1;
-  for (size_t i = 0; i < h->name_len; i++) {
-    unsigned char ch = (unsigned char)h->name[i];
-    if (ch <= 0x20 || ch == ':' || ch >= 0x7f) return 1;
-  }
-  for (size_t i = 0; i < h->value_len; i++) {
-    unsigned char ch = (unsigned char)h->value[i];
-    if (ch <= '\r' && (ch == '\r' || ch == '\n' || ch == 0)) return 1;
-  }
+  unsigned bad = 0;
+  for (size_t i = 0; i < h->name_len; i++) bad |= bad_char[(unsigned char)h->name[i]];
+  if (bad & 1) return 1;
+  bad = 0;
+  for (size_t i = 0; i < h->value_len; i++) bad |= bad_char[(unsigned char)h->value[i]];
+  if (bad & 2) return 1;
   return dropped_name(h->name, h->name_len);
 }
 
@@ -356,29 +361,15 @@ static hop_response *build_h1(int status, const hop_header *hs, size_t nh, const
   return resp;
 }
 
-/* At most this many headers + trailers have their skip verdict remembered between the
- * sizing and the copying pass; the rest are checked twice. */
-#define HOP_SKIP_MEMO 32
-
 /* The h2 answer in |r|'s arena when it fits (it lives until the stream closes), else in its
- * own allocation. nghttp2 is told not to copy the strings (NO_COPY): they outlive the frame. */
+ * own allocation. nghttp2 is told not to copy the strings (NO_COPY): they outlive the frame.
+ * Room is sized for every header; the ones skip_header refuses are left out while copying. */
 static hop_response *build_h2(hop_request *r, int status, const hop_header *hs, size_t nh,
                               const void *body, size_t blen, const hop_header *ts, size_t nt) {
-  unsigned char memo[HOP_SKIP_MEMO];
-  size_t nnv = 2, ntr = 0, strs = 3 + 20;
-  for (size_t pass = 0, m = 0; pass < 2; pass++) {
-    const hop_header *src = pass ? ts : hs;
-    size_t n = pass ? nt : nh;
-    for (size_t i = 0; i < n; i++, m++) {
-      int skip = skip_header(&src[i]);
-      if (m < HOP_SKIP_MEMO) memo[m] = (unsigned char)skip;
-      if (skip) continue;
-      if (pass) ntr++;
-      else nnv++;
-      strs += src[i].name_len + src[i].value_len;
-    }
-  }
-  size_t nvbytes = (nnv + ntr) * sizeof(nghttp2_nv);
+  size_t strs = 3 + 20;
+  for (size_t i = 0; i < nh; i++) strs += hs[i].name_len + hs[i].value_len;
+  for (size_t i = 0; i < nt; i++) strs += ts[i].name_len + ts[i].value_len;
+  size_t nvbytes = (2 + nh + nt) * sizeof(nghttp2_nv);
   size_t total = sizeof(hop_response) + nvbytes + strs + blen;
   hop_response *resp = NULL;
   if (r && total <= HOP_REQ_ARENA_RESP_MAX) resp = hop_arena_alloc(&r->mem, total);
@@ -397,11 +388,11 @@ static hop_response *build_h2(hop_request *r, int status, const hop_header *hs, 
   p[2] = (char)('0' + st % 10);
   resp->nva[k++] = (nghttp2_nv){(uint8_t *)":status", (uint8_t *)p, 7, 3, nc};
   p += 3;
-  for (size_t pass = 0, m = 0; pass < 2; pass++) {
+  for (size_t pass = 0; pass < 2; pass++) {
     const hop_header *src = pass ? ts : hs;
     size_t n = pass ? nt : nh;
-    for (size_t i = 0; i < n; i++, m++) {
-      if (m < HOP_SKIP_MEMO ? memo[m] : skip_header(&src[i])) continue;
+    for (size_t i = 0; i < n; i++) {
+      if (skip_header(&src[i])) continue;
       char *name = p;
       for (size_t j = 0; j < src[i].name_len; j++) {
         unsigned char ch = (unsigned char)src[i].name[j];
@@ -416,10 +407,10 @@ static hop_response *build_h2(hop_request *r, int status, const hop_header *hs, 
       size_t cl = put_u64(p, blen);
       resp->nva[k++] = (nghttp2_nv){(uint8_t *)"content-length", (uint8_t *)p, 14, cl, nc};
       p += cl;
+      resp->nnv = k;
     }
   }
-  resp->nnv = nnv;
-  resp->ntr = ntr;
+  resp->ntr = k - resp->nnv;
   if (blen) memcpy(p, body, blen);
   resp->body = (const uint8_t *)p;
   resp->body_len = blen;
