@@ -54,6 +54,15 @@ typedef struct hop_h2_gate {
   const char *reason;    /* what it was, for the log */
   uint32_t violations;   /* connection and stream errors the gate raised */
   hop_h2_gate_entry ring[HOP_H2_GATE_RING]; /* slot (id >> 1) % HOP_H2_GATE_RING */
+  /* Server: verdicts known without feeding the session first (each feed is a
+   * nghttp2_session_mem_recv call, and clients send 100 HEADERS then 100 DATA): HEADERS on
+   * an id above every HEADERS so far opens a new stream; DATA on a stream such a HEADERS
+   * opened without END_STREAM is on an open stream, until its END_STREAM, or until any frame
+   * that may close streams otherwise (RST_STREAM, CONTINUATION, PRIORITY, trailers, ...)
+   * passes: that ends every such entry at once (a new epoch). */
+  int32_t max_new;       /* highest HEADERS stream id passed */
+  uint32_t epoch;
+  struct { int32_t id; uint32_t epoch; } open[HOP_H2_GATE_RING]; /* slot as |ring| */
 } hop_h2_gate;
 
 void hop_h2_gate_init(hop_h2_gate *g, int server);
