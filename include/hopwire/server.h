@@ -125,6 +125,12 @@ HOP_EXPORT const hop_header *hop_request_headers(const hop_request *r, size_t *n
 HOP_EXPORT const char *hop_request_header(const hop_request *r, const char *name);
 /* The whole request body (capped by max_body_size). */
 HOP_EXPORT const uint8_t *hop_request_body(const hop_request *r, size_t *len);
+/* Memory that lives as long as |r| and is freed with it, at once (the request's arena):
+ * per-call state of a layer above, without an allocation of its own. Valid until
+ * hop_request_respond() is called: never touch it after that (the request may be gone the
+ * moment respond returns). Call from the handler's own invocation, before respond. 16-byte
+ * aligned; NULL when out of memory. */
+HOP_EXPORT void *hop_request_alloc(hop_request *r, size_t n);
 /* The loop of the worker that owns the request: for timers or downstream calls without a
  * thread hop. Only touch it from the handler's own invocation (same thread). */
 HOP_EXPORT uv_loop_t *hop_request_loop(const hop_request *r);

@@ -10,20 +10,19 @@ void hop_h2_gate_init(hop_h2_gate *g, int server) {
   g->magic_left = server ? NGHTTP2_CLIENT_MAGIC_LEN : 0;
 }
 
+static hop_h2_gate_entry *slot(hop_h2_gate *g, int32_t id) {
+  return &g->ring[((uint32_t)id >> 1) % HOP_H2_GATE_RING];
+}
+
 static hop_h2_gate_entry *find(hop_h2_gate *g, int32_t id) {
-  for (unsigned i = 0; i < HOP_H2_GATE_RING; i++)
-    if (g->ring[i].id == id) return &g->ring[i];
-  return NULL;
+  hop_h2_gate_entry *e = slot(g, id);
+  return e->id == id ? e : NULL;
 }
 
 static void note(hop_h2_gate *g, int32_t id, uint8_t how) {
   if (id <= 0) return;
-  /* streams mostly close in id order: the newest needs no scan of the ring */
-  hop_h2_gate_entry *e = id > g->max_noted ? NULL : find(g, id);
-  if (id > g->max_noted) g->max_noted = id;
-  if (!e) {
-    e = &g->ring[g->ring_next];
-    g->ring_next = (g->ring_next + 1) % HOP_H2_GATE_RING;
+  hop_h2_gate_entry *e = slot(g, id);
+  if (e->id != id) { /* a newer stream takes the slot of one HOP_H2_GATE_RING ids older */
     e->id = id;
     e->how = HOP_H2_GATE_NONE;
   }
@@ -103,6 +102,48 @@ static uint32_t check_header(hop_h2_gate *g, nghttp2_session *s, const uint8_t *
   }
 }
 
+/* Server: 1 when check_header would pass |hd| whatever the frames not fed yet do (see
+ * max_new in h2_gate.h), so no feed is needed before it. */
+static int known_pass(const hop_h2_gate *g, const uint8_t *hd) {
+  if (!g->server) return 0;
+  int32_t id = (int32_t)(u32(hd + 5) & 0x7fffffff);
+  if (hd[3] == NGHTTP2_HEADERS) return (id & 1) && id > g->max_new;
+  if (hd[3] == NGHTTP2_DATA) {
+    unsigned k = ((uint32_t)id >> 1) % HOP_H2_GATE_RING;
+    return id != 0 && g->open[k].id == id && g->open[k].epoch == g->epoch;
+  }
+  return 0;
+}
+
+/* A frame header passed the gate: keeps max_new and pend_id true (see h2_gate.h). */
+static void track(hop_h2_gate *g, const uint8_t *hd) {
+  if (!g->server) return;
+  int32_t id = (int32_t)(u32(hd + 5) & 0x7fffffff);
+  unsigned k = ((uint32_t)id >> 1) % HOP_H2_GATE_RING;
+  switch (hd[3]) {
+  case NGHTTP2_HEADERS:
+    if (id > g->max_new) {
+      g->max_new = id;
+      if ((id & 1) && !(hd[4] & NGHTTP2_FLAG_END_STREAM)) {
+        g->open[k].id = id;
+        g->open[k].epoch = g->epoch;
+      }
+    } else {
+      g->epoch++; /* trailers or worse: ask the session from now on */
+    }
+    break;
+  case NGHTTP2_DATA:
+    if ((hd[4] & NGHTTP2_FLAG_END_STREAM) && g->open[k].id == id) g->open[k].id = 0;
+    break;
+  case NGHTTP2_WINDOW_UPDATE:
+  case NGHTTP2_PING:
+  case NGHTTP2_SETTINGS:
+    break; /* no stream changes state */
+  default:
+    g->epoch++; /* RST_STREAM, CONTINUATION, PRIORITY, ...: ask the session */
+  }
+}
+
 /* The frame whose header is |hd| starts now: remember what its payload needs. */
 static void begin_payload(hop_h2_gate *g, const uint8_t *hd) {
   g->payload_left = (uint32_t)hd[0] << 16 | (uint32_t)hd[1] << 8 | hd[2];
@@ -166,7 +207,8 @@ ssize_t hop_h2_gate_recv(hop_h2_gate *g, nghttp2_session *s, const uint8_t *in, 
     if (g->hlen == 0 && len - i >= FRAME_HD) {
       hd = in + i;
       uint8_t t = hd[3];
-      if (t == NGHTTP2_DATA || t == NGHTTP2_HEADERS || t == NGHTTP2_PRIORITY) {
+      if ((t == NGHTTP2_DATA || t == NGHTTP2_HEADERS || t == NGHTTP2_PRIORITY) &&
+          !known_pass(g, hd)) {
         if ((rv = feed(s, in + seg, i - seg)) < 0) return rv;
         seg = i;
         uint32_t code = check_header(g, s, hd);
@@ -175,6 +217,7 @@ ssize_t hop_h2_gate_recv(hop_h2_gate *g, nghttp2_session *s, const uint8_t *in, 
           return (ssize_t)len;
         }
       }
+      track(g, hd);
       i += FRAME_HD;
       begin_payload(g, hd);
       continue;
@@ -194,6 +237,7 @@ ssize_t hop_h2_gate_recv(hop_h2_gate *g, nghttp2_session *s, const uint8_t *in, 
       fail(g, s, code);
       return (ssize_t)len;
     }
+    track(g, g->hd);
     if ((rv = feed(s, g->hd, FRAME_HD)) < 0) return rv;
     begin_payload(g, g->hd);
   }

@@ -18,8 +18,9 @@
  * reaches the session; the rest of the input is discarded. Nothing is ever withheld from
  * the session otherwise (ignored DATA still counts against flow control there).
  *
- * The way each stream closed is remembered in a small ring (HOP_H2_GATE_RING streams) fed
- * by the owner's frame callbacks; for a stream older than the ring HEADERS is still an error
+ * The way each stream closed is remembered in a small table (HOP_H2_GATE_RING slots, indexed
+ * by stream id, so the last that many streams of the peer's parity: a lookup per frame costs
+ * no scan) fed by the owner's frame callbacks; for a stream older than that HEADERS is still an error
  * (no stream id is ever reused) but DATA is passed on and ignored (it may be in flight after
  * a RST_STREAM of ours). One gate per connection, on its loop thread. */
 #ifndef HOP_H2_GATE_H
@@ -30,7 +31,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define HOP_H2_GATE_RING 128
+#define HOP_H2_GATE_RING 128 /* a power of two */
 
 enum { HOP_H2_GATE_NONE = 0, HOP_H2_GATE_END_STREAM = 1, HOP_H2_GATE_PEER_RESET = 2,
        HOP_H2_GATE_WE_RESET = 3 };
@@ -52,9 +53,16 @@ typedef struct hop_h2_gate {
   uint32_t error;        /* the connection error the gate sent (0 = none) */
   const char *reason;    /* what it was, for the log */
   uint32_t violations;   /* connection and stream errors the gate raised */
-  hop_h2_gate_entry ring[HOP_H2_GATE_RING];
-  unsigned ring_next;
-  int32_t max_noted;     /* largest id in the ring so far: a higher one needs no search */
+  hop_h2_gate_entry ring[HOP_H2_GATE_RING]; /* slot (id >> 1) % HOP_H2_GATE_RING */
+  /* Server: verdicts known without feeding the session first (each feed is a
+   * nghttp2_session_mem_recv call, and clients send 100 HEADERS then 100 DATA): HEADERS on
+   * an id above every HEADERS so far opens a new stream; DATA on a stream such a HEADERS
+   * opened without END_STREAM is on an open stream, until its END_STREAM, or until any frame
+   * that may close streams otherwise (RST_STREAM, CONTINUATION, PRIORITY, trailers, ...)
+   * passes: that ends every such entry at once (a new epoch). */
+  int32_t max_new;       /* highest HEADERS stream id passed */
+  uint32_t epoch;
+  struct { int32_t id; uint32_t epoch; } open[HOP_H2_GATE_RING]; /* slot as |ring| */
 } hop_h2_gate;
 
 void hop_h2_gate_init(hop_h2_gate *g, int server);

@@ -54,7 +54,7 @@ struct hop_rpc_request {
   pthread_t loop_thread;
   hop_rpc_protocol protocol;
   hop_rpc_codec codec;
-  char ctype[48];     /* response content type */
+  const char *ctype;  /* response content type (static) */
   int gzip_out;       /* may compress the response */
   const uint8_t *msg; /* borrowed from http, or msg_owned */
   size_t msg_len;
@@ -64,6 +64,7 @@ struct hop_rpc_request {
   hop_hdr_list md_copy;
   uint64_t deadline_us;
   uv_timer_t *timer; /* NULL without a deadline */
+  int in_http;       /* lives in the HTTP request's memory (no deadline): gone with the answer */
   atomic_int answered;
   atomic_int refs;
 };
@@ -132,11 +133,14 @@ static void send_answer(hop_rpc_server *rs, hop_request *http, hop_rpc_protocol 
     goto out;
   }
   /* gRPC and gRPC-Web: status, message and details as headers or trailers. */
-  char status[4];
-  snprintf(status, sizeof(status), "%d", (int)code);
+  char status[3]; /* 0..16: no printf per call */
+  unsigned cv = (unsigned)code % 100;
+  size_t sl = 0;
+  if (cv >= 10) status[sl++] = (char)('0' + cv / 10);
+  status[sl++] = (char)('0' + cv % 10);
   hop_header t[3 + HOP_RPC_MAX_REPLY_HEADERS];
   size_t nt = 0;
-  t[nt++] = (hop_header){"grpc-status", 11, status, strlen(status)};
+  t[nt++] = (hop_header){"grpc-status", 11, status, sl};
   for (size_t i = 0; i < ntr; i++) t[nt++] = tr[i];
   hop_buf pct, det;
   hop_buf_init(&pct, SIZE_MAX);
@@ -239,6 +243,10 @@ static int complete(hop_rpc_request *rq, const void *msg, size_t len, hop_code c
                     const char *errmsg, const hop_rpc_detail *details, size_t ndetails,
                     const hop_header *md, size_t nmd, const hop_header *tr, size_t ntr) {
   if (!rq) return HOP_EINVAL;
+  /* Without a deadline nothing else answers, and |rq| dies with the HTTP request: read what
+   * is needed after the answer first (|msg| may point into msg_owned). */
+  uint8_t *owned = rq->in_http ? rq->msg_owned : NULL;
+  int in_http = rq->in_http;
   int expected = 0;
   if (atomic_compare_exchange_strong(&rq->answered, &expected, 1)) {
     hop_request *http = rq->http;
@@ -252,6 +260,10 @@ static int complete(hop_rpc_request *rq, const void *msg, size_t len, hop_code c
     count(rq->rs, code);
     send_answer(rq->rs, http, rq->protocol, rq->ctype, rq->gzip_out, msg, len, code, errmsg,
                 details, ndetails, md, nmd, tr, ntr);
+  }
+  if (in_http) {
+    free(owned);
+    return HOP_OK;
   }
   if (rq->timer && pthread_equal(pthread_self(), rq->loop_thread)) close_timer(rq);
   rq_unref(rq);
@@ -338,39 +350,83 @@ int hop_rpc_request_done(const hop_rpc_request *rq) {
 typedef struct rpc_kind {
   hop_rpc_protocol protocol;
   hop_rpc_codec codec;
-  char ctype[48];
+  const char *ctype; /* static */
 } rpc_kind;
 
-/* Returns 0 with |k| filled, or -1 for an unsupported content type. */
+static const struct {
+  const char *name;
+  size_t len;
+  hop_rpc_protocol protocol;
+  hop_rpc_codec codec;
+} kinds[] = {
+    {"application/proto", 17, HOP_RPC_CONNECT, HOP_CODEC_PROTO},
+    {"application/json", 16, HOP_RPC_CONNECT, HOP_CODEC_JSON},
+    {"application/grpc", 16, HOP_RPC_GRPC, HOP_CODEC_PROTO},
+    {"application/grpc+proto", 22, HOP_RPC_GRPC, HOP_CODEC_PROTO},
+    {"application/grpc+json", 21, HOP_RPC_GRPC, HOP_CODEC_JSON},
+    {"application/grpc-web", 20, HOP_RPC_GRPC_WEB, HOP_CODEC_PROTO},
+    {"application/grpc-web+proto", 26, HOP_RPC_GRPC_WEB, HOP_CODEC_PROTO},
+    {"application/grpc-web+json", 25, HOP_RPC_GRPC_WEB, HOP_CODEC_JSON},
+};
+
+/* Returns 0 with |k| filled (its ctype, the answer's, is the type lower-cased without
+ * parameters), or -1 for an unsupported content type. */
 static int classify(const char *ct, rpc_kind *k) {
   if (!ct) return -1;
   size_t n = strcspn(ct, ";");
   while (n && (ct[n - 1] == ' ' || ct[n - 1] == '\t')) n--;
-  if (n >= sizeof(k->ctype)) return -1;
-  char t[48];
-  for (size_t i = 0; i < n; i++) t[i] = (char)((ct[i] >= 'A' && ct[i] <= 'Z') ? ct[i] + 32 : ct[i]);
-  t[n] = 0;
-  const char *sub = NULL;
-  if (!strncmp(t, "application/grpc-web", 20) && (t[20] == 0 || t[20] == '+')) {
-    k->protocol = HOP_RPC_GRPC_WEB;
-    sub = t[20] ? t + 21 : "proto";
-  } else if (!strncmp(t, "application/grpc", 16) && (t[16] == 0 || t[16] == '+')) {
-    k->protocol = HOP_RPC_GRPC;
-    sub = t[16] ? t + 17 : "proto";
-  } else if (!strcmp(t, "application/proto") || !strcmp(t, "application/json")) {
-    k->protocol = HOP_RPC_CONNECT;
-    sub = t + 12;
-  } else {
-    return -1;
+  for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+    if (kinds[i].len == n && !strncasecmp(ct, kinds[i].name, n)) {
+      k->protocol = kinds[i].protocol;
+      k->codec = kinds[i].codec;
+      k->ctype = kinds[i].name;
+      return 0;
+    }
   }
-  if (!strcmp(sub, "proto"))
-    k->codec = HOP_CODEC_PROTO;
-  else if (!strcmp(sub, "json"))
-    k->codec = HOP_CODEC_JSON;
-  else
-    return -1;
-  memcpy(k->ctype, t, n + 1);
-  return 0;
+  return -1;
+}
+
+/* The request headers the router reads, found in one pass (names are lower-case: the
+ * server guarantees it); the first of a repeated name counts, as hop_request_header. */
+typedef struct rpc_hdrs {
+  const char *ctype, *version, *cenc, *accept_enc, *connect_to, *grpc_to, *grpc_enc, *grpc_accept;
+} rpc_hdrs;
+
+static void scan_headers(hop_request *http, rpc_hdrs *h) {
+  memset(h, 0, sizeof(*h));
+  size_t n;
+  const hop_header *hs = hop_request_headers(http, &n);
+  for (size_t i = 0; i < n; i++) {
+    const char *nm = hs[i].name;
+    const char **slot = NULL;
+    switch (hs[i].name_len) {
+    case 12:
+      if (!memcmp(nm, "content-type", 12)) slot = &h->ctype;
+      else if (!memcmp(nm, "grpc-timeout", 12)) slot = &h->grpc_to;
+      break;
+    case 13:
+      if (!memcmp(nm, "grpc-encoding", 13)) slot = &h->grpc_enc;
+      break;
+    case 15:
+      if (!memcmp(nm, "accept-encoding", 15)) slot = &h->accept_enc;
+      break;
+    case 16:
+      if (!memcmp(nm, "content-encoding", 16)) slot = &h->cenc;
+      break;
+    case 18:
+      if (!memcmp(nm, "connect-timeout-ms", 18)) slot = &h->connect_to;
+      break;
+    case 20:
+      if (!memcmp(nm, "grpc-accept-encoding", 20)) slot = &h->grpc_accept;
+      break;
+    case 24:
+      if (!memcmp(nm, "connect-protocol-version", 24)) slot = &h->version;
+      break;
+    default:
+      break;
+    }
+    if (slot && !*slot) *slot = hs[i].value;
+  }
 }
 
 static const char *query_param(const char *q, const char *key, size_t *len) {
@@ -391,8 +447,7 @@ static const char *query_param(const char *q, const char *key, size_t *len) {
   return NULL;
 }
 
-static int connect_timeout(hop_request *http, hop_rpc_status *st, int *has, uint64_t *us) {
-  const char *to = hop_request_header(http, "connect-timeout-ms");
+static int connect_timeout(const char *to, hop_rpc_status *st, int *has, uint64_t *us) {
   if (!to) return 0;
   uint64_t ms;
   if (hop_rpc_parse_connect_timeout(to, &ms)) {
@@ -410,7 +465,13 @@ static void dispatch(hop_rpc_server *rs, hop_rpc_proc *p, hop_request *http, con
                      const uint8_t *msg, size_t len, uint8_t *owned, uint64_t timeout_us,
                      int has_timeout, int gzip_out) {
   hop_rpc_status st;
-  hop_rpc_request *rq = calloc(1, sizeof(*rq));
+  /* Without a deadline the call ends with its answer: its state lives in the HTTP request's
+   * arena. With one, the timer may outlive the request: an allocation of its own. */
+  hop_rpc_request *rq = has_timeout ? calloc(1, sizeof(*rq)) : hop_request_alloc(http, sizeof(*rq));
+  if (rq && !has_timeout) {
+    memset(rq, 0, sizeof(*rq));
+    rq->in_http = 1;
+  }
   if (!rq) {
     free(owned);
     hop_rpc_status_set(&st, HOP_CODE_RESOURCE_EXHAUSTED, "out of memory");
@@ -425,7 +486,7 @@ static void dispatch(hop_rpc_server *rs, hop_rpc_proc *p, hop_request *http, con
   rq->loop_thread = pthread_self();
   rq->protocol = k->protocol;
   rq->codec = k->codec;
-  memcpy(rq->ctype, k->ctype, sizeof(rq->ctype));
+  rq->ctype = k->ctype;
   rq->gzip_out = gzip_out;
   rq->msg = msg;
   rq->msg_len = len;
@@ -478,7 +539,7 @@ static void on_http(hop_request *http, void *ud) {
   hop_rpc_server *rs = p->rs;
   size_t max = rs->cfg.max_message_size;
   hop_rpc_status st;
-  rpc_kind k;
+  rpc_kind k = {HOP_RPC_CONNECT, HOP_CODEC_JSON, "application/json"};
   const char *method = hop_request_method(http);
   int is_get = !strcmp(method, "GET");
   size_t body_len = 0;
@@ -490,11 +551,14 @@ static void on_http(hop_request *http, void *ud) {
   int has_timeout = 0, gzip_out = 0;
   hop_buf qb;
   hop_buf_init(&qb, max);
+  rpc_hdrs hd;
+  scan_headers(http, &hd);
+  int is_post = !is_get && !strcmp(method, "POST");
+  int unknown_type = is_post && classify(hd.ctype, &k); /* GET sets |k| from its query */
 
   size_t scratch;
   if (p->raw && (is_get ? !query_param(hop_request_query(http), "encoding", &scratch)
-                        : strcmp(method, "POST") ||
-                              classify(hop_request_header(http, "content-type"), &k))) {
+                        : !is_post || unknown_type)) {
     p->raw(http, p->raw_data);
     return;
   }
@@ -511,10 +575,10 @@ static void on_http(hop_request *http, void *ud) {
     k.protocol = HOP_RPC_CONNECT;
     if (enc && l == 5 && !strncmp(enc, "proto", 5)) {
       k.codec = HOP_CODEC_PROTO;
-      strcpy(k.ctype, "application/proto");
+      k.ctype = "application/proto";
     } else if (enc && l == 4 && !strncmp(enc, "json", 4)) {
       k.codec = HOP_CODEC_JSON;
-      strcpy(k.ctype, "application/json");
+      k.ctype = "application/json";
     } else {
       hop_request_respond(http, 415, NULL, 0, NULL, 0, NULL, 0);
       return;
@@ -574,17 +638,17 @@ static void on_http(hop_request *http, void *ud) {
       owned = hop_buf_steal(&qb, &n);
       msg = owned;
     }
-    gzip_out = hop_rpc_accepts_gzip(hop_request_header(http, "accept-encoding"));
-    if (connect_timeout(http, &st, &has_timeout, &timeout_us)) goto bad;
+    gzip_out = hop_rpc_accepts_gzip(hd.accept_enc);
+    if (connect_timeout(hd.connect_to, &st, &has_timeout, &timeout_us)) goto bad;
     goto checked;
   }
 
-  if (strcmp(method, "POST")) {
+  if (!is_post) {
     hop_header allow = HOP_HEADER("allow", "POST");
     hop_request_respond(http, 405, &allow, 1, NULL, 0, NULL, 0);
     return;
   }
-  if (classify(hop_request_header(http, "content-type"), &k)) {
+  if (unknown_type) {
     hop_header acc = HOP_HEADER("accept-post",
                                 "application/proto, application/json, application/grpc, "
                                 "application/grpc+proto, application/grpc+json, "
@@ -595,18 +659,17 @@ static void on_http(hop_request *http, void *ud) {
   }
 
   if (k.protocol == HOP_RPC_CONNECT) {
-    const char *ver = hop_request_header(http, "connect-protocol-version");
+    const char *ver = hd.version;
     if (ver && strcmp(ver, "1")) {
       hop_rpc_status_set(&st, HOP_CODE_INVALID_ARGUMENT,
                          "connect-protocol-version must be \"1\": got \"%.32s\"", ver);
       goto bad;
     }
-    hop_rpc_encoding e = hop_rpc_encoding_parse(hop_request_header(http, "content-encoding"));
+    hop_rpc_encoding e = hop_rpc_encoding_parse(hd.cenc);
     if (e == HOP_ENC_UNKNOWN) {
       hop_header ae = HOP_HEADER("accept-encoding", "gzip");
       hop_rpc_status_set(&st, HOP_CODE_UNIMPLEMENTED,
-                         "unknown content-encoding \"%.32s\": supported: gzip",
-                         hop_request_header(http, "content-encoding"));
+                         "unknown content-encoding \"%.32s\": supported: gzip", hd.cenc);
       hop_buf_free(&qb);
       reject(rs, http, k.protocol, k.ctype, &st, &ae, 1);
       return;
@@ -623,15 +686,15 @@ static void on_http(hop_request *http, void *ud) {
       msg = body;
       msg_len = body_len;
     }
-    gzip_out = hop_rpc_accepts_gzip(hop_request_header(http, "accept-encoding"));
-    if (connect_timeout(http, &st, &has_timeout, &timeout_us)) goto bad;
+    gzip_out = hop_rpc_accepts_gzip(hd.accept_enc);
+    if (connect_timeout(hd.connect_to, &st, &has_timeout, &timeout_us)) goto bad;
   } else {
     if (k.protocol == HOP_RPC_GRPC && hop_request_protocol(http) != HOP_PROTO_H2C) {
       hop_rpc_status_set(&st, HOP_CODE_UNIMPLEMENTED,
                          "gRPC needs HTTP/2: use gRPC-Web or Connect over HTTP/1.1");
       goto bad;
     }
-    const char *to = hop_request_header(http, "grpc-timeout");
+    const char *to = hd.grpc_to;
     if (to) {
       if (hop_rpc_parse_grpc_timeout(to, &timeout_us)) {
         hop_rpc_status_set(&st, HOP_CODE_INVALID_ARGUMENT,
@@ -640,7 +703,7 @@ static void on_http(hop_request *http, void *ud) {
       }
       has_timeout = 1;
     }
-    const char *encname = hop_request_header(http, "grpc-encoding");
+    const char *encname = hd.grpc_enc;
     hop_rpc_encoding e = hop_rpc_encoding_parse(encname);
     if (e == HOP_ENC_UNKNOWN) {
       hop_header ae = HOP_HEADER("grpc-accept-encoding", "gzip");
@@ -654,7 +717,7 @@ static void on_http(hop_request *http, void *ud) {
       goto bad;
     /* Answer compressed only to a client that compresses and says it accepts gzip. */
     gzip_out = e == HOP_ENC_GZIP &&
-               hop_rpc_accepts_gzip(hop_request_header(http, "grpc-accept-encoding"));
+               hop_rpc_accepts_gzip(hd.grpc_accept);
   }
 checked:
   if (k.codec == HOP_CODEC_JSON) {
@@ -678,7 +741,7 @@ static void on_unknown(hop_request *http, void *ud) {
   rpc_kind k;
   if (classify(hop_request_header(http, "content-type"), &k)) {
     k.protocol = HOP_RPC_CONNECT;
-    strcpy(k.ctype, "application/json");
+    k.ctype = "application/json";
   }
   hop_rpc_status st;
   hop_rpc_status_set(&st, HOP_CODE_UNIMPLEMENTED, "unknown procedure %.128s",

@@ -129,6 +129,7 @@ int hop_server_set_fallback(hop_server *s, hop_handler_fn fn, void *user_data) {
 
 static void worker_free(hop_worker *w) {
   budget_unref(w->budget);
+  hop_pool_drain(&w->pool); /* last reference: no loop uses it any more */
   pthread_mutex_destroy(&w->post_mu);
   free(w->rbuf);
   free(w);
@@ -342,6 +343,7 @@ static int worker_init(hop_server *s, unsigned i, hop_worker **out) {
   w->idx = i;
   w->answer_wait_ms = s->cfg.answer_wait_ms;
   atomic_init(&w->refs, 1);
+  hop_pool_init(&w->pool, HOP_SRV_POOL_KEEP);
   w->rbuf = malloc(HOP_SRV_READ_BUF);
   if (!w->rbuf || pthread_mutex_init(&w->post_mu, NULL)) {
     free(w->rbuf);

@@ -61,7 +61,6 @@ static void dispatch(hop_conn *c) {
   if (pr->nfields) memcpy(fields, pr->fields, pr->nfields * sizeof(*fields));
   r->fields = fields;
   r->nfields = pr->nfields;
-  r->headers_cap = pr->nfields;
   /* Take the parsed strings and body as they are: no copy. */
   hop_buf_free(&r->arena);
   hop_buf_free(&r->body);

@@ -10,7 +10,10 @@
 #include "server/server_internal.h"
 
 static hop_h2_stream *get_stream(hop_conn *c, int32_t id) {
-  return nghttp2_session_get_stream_user_data(c->session, id);
+  if (c->last_st && c->last_st->id == id) return c->last_st;
+  hop_h2_stream *st = nghttp2_session_get_stream_user_data(c->session, id);
+  if (st) c->last_st = st;
+  return st;
 }
 
 static void calm(hop_conn *c) {
@@ -27,11 +30,16 @@ static void body_release(hop_conn *c, hop_h2_stream *st) {
   st->body_counted = 0;
 }
 
+static void drop_body(hop_request *r) {
+  hop_buf_free(&r->body);
+  r->abody_len = 0; /* its memory stays in the arena until the request dies */
+}
+
 static void reject(hop_conn *c, hop_h2_stream *st, int status) {
   if (st->rejected) return;
   st->rejected = 1;
   st->deadline_ms = 0;
-  if (st->req) hop_buf_free(&st->req->body);
+  if (st->req) drop_body(st->req);
   body_release(c, st);
   char code[4];
   code[0] = (char)('0' + status / 100);
@@ -67,15 +75,15 @@ static void make_ready(hop_conn *c, hop_h2_stream *st) {
 static int on_begin_headers(nghttp2_session *session, const nghttp2_frame *frame, void *ud) {
   hop_conn *c = ud;
   if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST) return 0;
-  hop_h2_stream *st = calloc(1, sizeof(*st));
+  hop_h2_stream *st = hop_pool_calloc(&c->w->pool, 1, sizeof(*st));
   if (!st) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
   st->req = hop_request_new(c->w, c, HOP_PROTO_H2C);
   if (!st->req) {
-    free(st);
+    hop_pool_free(&c->w->pool, st);
     return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
   }
   st->id = frame->hd.stream_id;
-  st->deadline_ms = hop_now_ms() + c->w->s->cfg.header_timeout_ms;
+  st->deadline_ms = c->recv_now_ms + c->w->s->cfg.header_timeout_ms;
   st->next = c->streams;
   if (c->streams) c->streams->prev = st;
   c->streams = st;
@@ -83,17 +91,10 @@ static int on_begin_headers(nghttp2_session *session, const nghttp2_frame *frame
   c->deadline_ms = 0;
   HOP_STAT_ADD(c->w, streams_open, 1);
   nghttp2_session_set_stream_user_data(session, st->id, st);
+  c->last_st = st; /* its headers come next */
   return 0;
 }
 
-static size_t arena_str(hop_request *r, const uint8_t *v, size_t len) {
-  size_t off = r->arena.len;
-  if (hop_buf_reserve(&r->arena, len + 1)) return SIZE_MAX;
-  memcpy(r->arena.data + off, v, len);
-  r->arena.data[off + len] = 0;
-  r->arena.len += len + 1;
-  return off;
-}
 
 static int on_header(nghttp2_session *session, const nghttp2_frame *frame, const uint8_t *name,
                      size_t namelen, const uint8_t *value, size_t valuelen, uint8_t flags,
@@ -115,16 +116,18 @@ static int on_header(nghttp2_session *session, const nghttp2_frame *frame, const
   if (frame->headers.cat != NGHTTP2_HCAT_REQUEST) return 0; /* request trailers: ignored */
   hop_request *r = st->req;
   if (namelen && name[0] == ':') {
-    size_t off = 0;
+    const char **slot = NULL;
     if (namelen == 7 && !memcmp(name, ":method", 7)) {
-      off = r->method_off = arena_str(r, value, valuelen);
+      slot = &r->method;
       st->head = valuelen == 4 && !memcmp(value, "HEAD", 4);
     } else if (namelen == 5 && !memcmp(name, ":path", 5)) {
-      off = r->path_off = arena_str(r, value, valuelen);
+      slot = &r->path;
     } else if (namelen == 10 && !memcmp(name, ":authority", 10)) {
-      off = r->authority_off = arena_str(r, value, valuelen);
+      slot = &r->authority;
     }
-    return off == SIZE_MAX ? NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE : 0;
+    if (slot && !(*slot = hop_arena_strndup(&r->mem, value, valuelen)))
+      return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+    return 0;
   }
   if (namelen == 14 && !memcmp(name, "content-length", 14)) {
     uint64_t v = 0;
@@ -132,7 +135,7 @@ static int on_header(nghttp2_session *session, const nghttp2_frame *frame, const
     st->has_cl = 1;
     st->content_length = v; /* libnghttp2 already checked the syntax */
   }
-  if (hop_request_add_field(r, (const char *)name, namelen, (const char *)value, valuelen))
+  if (hop_request_add_header(r, name, namelen, value, valuelen))
     return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
   return 0;
 }
@@ -141,7 +144,7 @@ static int on_frame_recv(nghttp2_session *session, const nghttp2_frame *frame, v
   hop_conn *c = ud;
   hop_worker *w = c->w;
   hop_h2_gate_on_recv(&c->gate, frame);
-  if (hop_h2_flood_on_recv(&c->flood, &frame->hd, hop_now_ms())) {
+  if (hop_h2_flood_on_recv(&c->flood, &frame->hd, c->recv_now_ms)) {
     calm(c);
     return 0;
   }
@@ -159,7 +162,12 @@ static int on_frame_recv(nghttp2_session *session, const nghttp2_frame *frame, v
         reject(c, st, 413);
         return 0;
       }
-      st->deadline_ms = hop_now_ms() + w->s->cfg.body_timeout_ms;
+      /* A small declared body goes to the request's memory: no buffer of its own. */
+      hop_request *r = st->req;
+      if (st->has_cl && st->content_length && st->content_length <= HOP_REQ_ARENA_BODY_MAX &&
+          (r->abody = hop_arena_alloc(&r->mem, (size_t)st->content_length)))
+        r->abody_cap = (size_t)st->content_length;
+      st->deadline_ms = c->recv_now_ms + w->s->cfg.body_timeout_ms;
     }
     if (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) make_ready(c, st);
     return 0;
@@ -192,15 +200,25 @@ static int on_data_chunk_recv(nghttp2_session *session, uint8_t flags, int32_t s
     HOP_STAT_ADD(c->w, body_refusals, 1);
     st->rejected = 1;
     st->deadline_ms = 0;
-    hop_buf_free(&st->req->body);
+    drop_body(st->req);
     body_release(c, st);
     nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, stream_id, NGHTTP2_REFUSED_STREAM);
     return 0;
   }
-  int rv = hop_buf_append(&st->req->body, data, len);
+  hop_request *r = st->req;
+  int rv;
+  if (r->abody) {
+    /* More than content-length said: libnghttp2 resets such a stream; never past the cap. */
+    rv = len > r->abody_cap - r->abody_len ? HOP_EPROTO : HOP_OK;
+    if (!rv) memcpy(r->abody + r->abody_len, data, len), r->abody_len += len;
+  } else {
+    rv = hop_buf_append(&r->body, data, len);
+  }
   if (rv) hop_body_release(c->w->budget, len); /* charged above, not held */
   if (rv == HOP_ETOOBIG) reject(c, st, 413);
-  else if (rv) nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, stream_id, NGHTTP2_INTERNAL_ERROR);
+  else if (rv)
+    nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, stream_id,
+                              rv == HOP_EPROTO ? NGHTTP2_PROTOCOL_ERROR : NGHTTP2_INTERNAL_ERROR);
   else {
     st->body_counted += len;
     c->body_buffered += len;
@@ -226,8 +244,10 @@ static int on_stream_close(nghttp2_session *session, int32_t stream_id, uint32_t
       hop_request_free(st->req);
     }
   }
-  free(st->resp);
-  free(st);
+  hop_response_release(st->resp);
+  if (st->done) hop_request_free(st->done); /* with the answer in its arena */
+  if (c->last_st == st) c->last_st = NULL;
+  hop_pool_free(&c->w->pool, st);
   if (c->nstreams == 0) c->deadline_ms = hop_now_ms() + c->w->s->cfg.idle_timeout_ms;
   return 0; /* always 0: CVE-2023-35945 is not fixed in bookworm's libnghttp2 */
 }
@@ -296,9 +316,18 @@ void hop_h2_server_free(hop_server *s) {
   s->h2_option = NULL;
 }
 
+/* The session's own allocations (streams, header buffers, queued frames: ~6 a request)
+ * come from the worker's pool; the session lives and dies on the loop thread. */
+static void *mem_malloc(size_t n, void *ud) { return hop_pool_alloc(ud, n); }
+static void mem_free(void *p, void *ud) { hop_pool_free(ud, p); }
+static void *mem_calloc(size_t k, size_t n, void *ud) { return hop_pool_calloc(ud, k, n); }
+static void *mem_realloc(void *p, size_t n, void *ud) { return hop_pool_realloc(ud, p, n); }
+
 int hop_h2_conn_start(hop_conn *c) {
   hop_server *s = c->w->s;
-  if (nghttp2_session_server_new2(&c->session, s->h2_callbacks, c, s->h2_option)) return HOP_ENOMEM;
+  nghttp2_mem mem = {&c->w->pool, mem_malloc, mem_free, mem_calloc, mem_realloc};
+  if (nghttp2_session_server_new3(&c->session, s->h2_callbacks, c, s->h2_option, &mem))
+    return HOP_ENOMEM;
   if (hop_h2_submit_settings(c->session, &s->h2)) return HOP_ENOMEM;
   hop_h2_gate_init(&c->gate, 1);
   uint64_t now = hop_now_ms();
@@ -315,12 +344,14 @@ void hop_h2_conn_free(hop_conn *c) {
   while (st) {
     hop_h2_stream *next = st->next;
     if (st->req) hop_request_free(st->req); /* detached ones were cleared at close */
-    free(st->resp);
-    free(st);
+    hop_response_release(st->resp);
+    if (st->done) hop_request_free(st->done);
+    hop_pool_free(&c->w->pool, st);
     HOP_STAT_SUB(c->w, streams_open, 1);
     st = next;
   }
   c->streams = NULL;
+  c->last_st = NULL;
   if (c->session) nghttp2_session_del(c->session);
   c->session = NULL;
   free(c->ready);
@@ -348,6 +379,7 @@ void hop_h2_conn_dispatch_ready(hop_conn *c) {
 }
 
 void hop_h2_conn_input(hop_conn *c, const uint8_t *data, size_t len) {
+  c->recv_now_ms = hop_now_ms();
   uint32_t errs = c->gate.violations;
   ssize_t rv = hop_h2_gate_recv(&c->gate, c->session, data, len);
   if (c->gate.violations != errs) {
@@ -368,12 +400,14 @@ void hop_h2_conn_input(hop_conn *c, const uint8_t *data, size_t len) {
 void hop_h2_conn_respond(hop_conn *c, hop_request *r, hop_response *resp) {
   hop_h2_stream *st = r->stream;
   r->stream = NULL;
-  if (st) st->req = NULL;
-  hop_request_free(r);
   if (!st) {
-    free(resp);
+    hop_response_release(resp);
+    hop_request_free(r);
     return;
   }
+  /* The request (and the answer in its arena) lives until the stream closes. */
+  st->req = NULL;
+  st->done = r;
   body_release(c, st);
   if (!resp) {
     nghttp2_submit_rst_stream(c->session, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_INTERNAL_ERROR);

@@ -15,7 +15,9 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "core/arena.h"
 #include "core/buf.h"
+#include "core/pool.h"
 #include "h1/h1_request.h"
 #include "h2/h2_gate.h"
 #include "h2/h2_opts.h"
@@ -25,6 +27,12 @@
 #define HOP_SRV_READ_BUF (64 * 1024)
 #define HOP_SRV_WRITE_HIGH (256 * 1024) /* stop reading / producing above this */
 #define HOP_SRV_GOAWAY_DELAY_MS 100     /* ~1 RTT between shutdown notice and GOAWAY */
+/* Per-request memory (h2o's habit): the request, its headers, a small body and its h2
+ * answer live in one allocation, freed at once when the stream is done. */
+#define HOP_SRV_POOL_KEEP (4u << 20) /* freed blocks a worker keeps for reuse */
+#define HOP_REQ_INLINE 1680 /* inline arena: an h2 Echo call (h2load's headers) takes 1,344 */
+#define HOP_REQ_ARENA_BODY_MAX (64 * 1024) /* h2 bodies with a content-length up to this */
+#define HOP_REQ_ARENA_RESP_MAX (64 * 1024) /* answers up to this are built in the arena */
 
 typedef struct hop_conn hop_conn;
 typedef struct hop_worker hop_worker;
@@ -88,6 +96,7 @@ typedef struct hop_response {
   size_t head_len;
   const uint8_t *body;
   size_t body_len;
+  int heap; /* 1: its own malloc (free it); 0: in the request's arena (dies with it) */
   /* Everything above lives in this one allocation after the struct. */
 } hop_response;
 
@@ -101,14 +110,17 @@ struct hop_request {
   hop_proto proto;
   atomic_int canceled;
   hop_response *resp;    /* set by respond before posting */
-  hop_buf arena;
-  hop_header *headers;
+  hop_arena mem;         /* this request's memory (inline first, see HOP_REQ_INLINE) */
+  hop_buf arena;         /* HTTP/1.1: the parser's strings, taken over at dispatch */
+  hop_header *headers;   /* in |mem|; h2 fills it while decoding (no copy at dispatch) */
   size_t nheaders, headers_cap;
-  hop_h1_field *fields; /* offsets during parsing, turned into |headers| at dispatch */
+  hop_h1_field *fields; /* HTTP/1.1: offsets into |arena|, turned into |headers| at dispatch */
   size_t nfields;
-  const char *method, *path, *query, *authority;
-  size_t method_off, path_off, authority_off; /* h2 pseudo-headers: SIZE_MAX = absent */
-  hop_buf body;
+  const char *method, *path, *query, *authority; /* h2: set while decoding, in |mem| */
+  size_t method_off, path_off;                   /* HTTP/1.1, into |arena| */
+  hop_buf body;          /* HTTP/1.1, and h2 bodies without a small content-length */
+  uint8_t *abody;        /* h2: body in |mem| sized by content-length (abody_cap), or NULL */
+  size_t abody_len, abody_cap;
   size_t body_charged;   /* HTTP/1.1: bytes of |body| charged to the server's budget */
   int keep_alive;
   /* Cancellation notice (loop thread only): queued on the worker's |cancels| list when the
@@ -118,12 +130,16 @@ struct hop_request {
   hop_request *cancel_prev, *cancel_next;
   int cancel_queued, cancel_fired;
   atomic_int answered;   /* respond was called (any thread): no notice after that */
+  _Alignas(16) uint8_t inline_mem[HOP_REQ_INLINE]; /* last: not cleared at creation */
 };
+/* A request is one 2 KiB block of the worker's pool (its 16-byte header included). */
+_Static_assert(sizeof(hop_request) <= 2048 - 16, "hop_request outgrew its pool class");
 
 struct hop_h2_stream {
   int32_t id;
   hop_h2_stream *prev, *next; /* conn's stream list */
   hop_request *req;           /* being built, or dispatched and not yet answered */
+  hop_request *done;          /* answered: kept until the stream closes (|resp| is in it) */
   hop_response *resp;         /* being sent */
   size_t resp_off;
   size_t header_bytes;
@@ -156,6 +172,9 @@ struct hop_conn {
   /* HTTP/2 */
   nghttp2_session *session;
   hop_h2_stream *streams;
+  hop_h2_stream *last_st;  /* the stream looked up last (a HEADERS block is ~10 lookups) */
+  uint64_t recv_now_ms;    /* hop_now_ms() when the current input began: the clock of the
+                            * receive-only callbacks (one read = one instant) */
   size_t nstreams;
   size_t body_buffered;    /* request bodies held for unanswered streams (budget) */
   int32_t *ready;          /* stream ids whose request is complete, to dispatch */
@@ -198,6 +217,9 @@ struct hop_worker {
   hop_conn *dirty;
   hop_request *cancels;    /* detached requests whose cancel notice is due (loop thread) */
   uint8_t *rbuf;           /* shared read buffer (one loop = one reader at a time) */
+  /* Requests, streams and the h2 sessions' own memory, reused on the loop thread; a request
+   * freed on another thread goes straight back to malloc. */
+  hop_pool pool;
   int rbuf_busy;
   atomic_uint refs;        /* the server + one per live request */
   hop_srv_stats stats;
@@ -252,6 +274,8 @@ void hop_h2_conn_dispatch_ready(hop_conn *c);
 /* server_request.c */
 hop_request *hop_request_new(hop_worker *w, hop_conn *c, hop_proto proto);
 void hop_request_free(hop_request *r);
+/* Frees |resp| unless it lives in its request's arena. NULL is fine. */
+void hop_response_release(hop_response *resp);
 /* Fixes header pointers, then runs the route (builtin, exact, fallback). Loop thread. */
 void hop_request_dispatch(hop_request *r);
 /* The connection let go of a dispatched request (peer reset or close, stop, drain
@@ -263,9 +287,10 @@ void hop_worker_fire_cancels(hop_worker *w);
 void hop_worker_answer_overflow(hop_worker *w);
 /* Applies a response on the loop thread (mailbox or direct path). */
 void hop_request_deliver(hop_request *r);
-/* Appends a header (name lower-cased) into the request arena. */
-int hop_request_add_field(hop_request *r, const char *name, size_t nlen, const char *value,
-                          size_t vlen);
+/* h2: appends a decoded header (libnghttp2 checked it: lower-case token name) to the
+ * request's memory. HOP_ENOMEM when it cannot. */
+int hop_request_add_header(hop_request *r, const uint8_t *name, size_t nlen,
+                           const uint8_t *value, size_t vlen);
 const char *hop_status_reason(int status);
 
 #endif

@@ -1,6 +1,6 @@
 /* hop_request: accessors, routing and the thread-safe respond path. */
 #include <ctype.h>
-#include <stdio.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -12,18 +12,28 @@
 #include "server/server_internal.h"
 
 hop_request *hop_request_new(hop_worker *w, hop_conn *c, hop_proto proto) {
-  hop_request *r = calloc(1, sizeof(*r));
+  hop_request *r = hop_pool_alloc(&w->pool, sizeof(*r)); /* loop thread */
   if (!r) return NULL;
+  memset(r, 0, offsetof(hop_request, inline_mem)); /* the inline arena needs no clearing */
   r->w = w;
   r->conn = c;
   r->proto = proto;
   atomic_init(&r->canceled, 0);
   atomic_init(&r->answered, 0);
-  hop_buf_init(&r->arena, w->s->cfg.max_header_list_size * 2 + 256);
+  /* Headers (twice the list cap: pointers, NULs, doubling), a small body and the answer. */
+  size_t cap = w->s->cfg.max_header_list_size * 2 + HOP_REQ_ARENA_BODY_MAX +
+               HOP_REQ_ARENA_RESP_MAX + 4096;
+  hop_arena_init(&r->mem, r->inline_mem, sizeof(r->inline_mem), cap);
+  hop_buf_init(&r->arena, 0);
   hop_buf_init(&r->body, w->s->cfg.max_body_size);
-  r->method_off = r->path_off = r->authority_off = SIZE_MAX;
+  r->method_off = r->path_off = SIZE_MAX;
   atomic_fetch_add_explicit(&w->refs, 1, memory_order_relaxed);
   return r;
+}
+
+static int on_loop_thread(hop_worker *w) {
+  uv_thread_t self = uv_thread_self();
+  return uv_thread_equal(&self, &w->tid);
 }
 
 static void cancel_unlink(hop_request *r) {
@@ -73,35 +83,39 @@ void hop_request_free(hop_request *r) {
   cancel_unlink(r); /* only ever queued on the loop thread, and freed there while queued */
   if (r->owner) hop_conn_unref(r->owner);
   hop_body_release(w->budget, r->body_charged);
+  hop_response_release(r->resp); /* before the arena it may live in */
+  hop_arena_free(&r->mem);
   hop_buf_free(&r->arena);
   hop_buf_free(&r->body);
-  free(r->headers);
   free(r->fields);
-  free(r->resp);
-  free(r);
+  if (on_loop_thread(w)) hop_pool_free(&w->pool, r);
+  else hop_pool_free_elsewhere(r); /* a late answer after the worker let go of it */
   hop_worker_unref(w);
 }
 
-int hop_request_add_field(hop_request *r, const char *name, size_t nlen, const char *value,
-                          size_t vlen) {
-  if (r->nfields == r->headers_cap) {
-    size_t ncap = r->headers_cap ? r->headers_cap * 2 : 8;
-    hop_h1_field *nf = realloc(r->fields, ncap * sizeof(*nf));
-    if (!nf) return HOP_ENOMEM;
-    r->fields = nf;
+void hop_response_release(hop_response *resp) {
+  if (resp && resp->heap) free(resp);
+}
+
+int hop_request_add_header(hop_request *r, const uint8_t *name, size_t nlen,
+                           const uint8_t *value, size_t vlen) {
+  if (r->nheaders == r->headers_cap) {
+    size_t ncap = r->headers_cap ? r->headers_cap * 2 : 16;
+    hop_header *nh = hop_arena_alloc(&r->mem, ncap * sizeof(*nh));
+    if (!nh) return HOP_ENOMEM;
+    if (r->nheaders) memcpy(nh, r->headers, r->nheaders * sizeof(*nh));
+    r->headers = nh;
     r->headers_cap = ncap;
   }
-  hop_h1_field f = {.name_off = r->arena.len, .name_len = nlen};
-  int rv = hop_buf_reserve(&r->arena, nlen + vlen + 2);
-  if (rv) return rv;
-  for (size_t i = 0; i < nlen; i++) r->arena.data[r->arena.len++] = (uint8_t)tolower((unsigned char)name[i]);
-  r->arena.data[r->arena.len++] = 0;
-  f.value_off = r->arena.len;
-  f.value_len = vlen;
-  memcpy(r->arena.data + r->arena.len, value, vlen);
-  r->arena.len += vlen;
-  r->arena.data[r->arena.len++] = 0;
-  r->fields[r->nfields++] = f;
+  /* Copied: libnghttp2's buffers die with its session, and a detached request may
+   * outlive that. The copy is a memcpy into memory the request already has. */
+  char *p = hop_arena_alloc(&r->mem, nlen + vlen + 2);
+  if (!p) return HOP_ENOMEM;
+  memcpy(p, name, nlen);
+  p[nlen] = 0;
+  memcpy(p + nlen + 1, value, vlen);
+  p[nlen + 1 + vlen] = 0;
+  r->headers[r->nheaders++] = (hop_header){p, nlen, p + nlen + 1, vlen};
   return HOP_OK;
 }
 
@@ -109,24 +123,28 @@ static const char *astr(const hop_request *r, size_t off) {
   return off == SIZE_MAX ? NULL : (const char *)r->arena.data + off;
 }
 
-/* Turns arena offsets into pointers (the arena no longer grows) and splits the query. */
+/* HTTP/1.1: turns the parser's offsets into pointers (its arena no longer grows). Both:
+ * splits the query. */
 static int finalize(hop_request *r) {
-  if (r->nfields) {
-    r->headers = malloc(r->nfields * sizeof(hop_header));
-    if (!r->headers) return HOP_ENOMEM;
+  if (r->proto == HOP_PROTO_H1) {
+    if (r->nfields) {
+      r->headers = hop_arena_alloc(&r->mem, r->nfields * sizeof(hop_header));
+      if (!r->headers) return HOP_ENOMEM;
+    }
+    for (size_t i = 0; i < r->nfields; i++) {
+      const hop_h1_field *f = &r->fields[i];
+      r->headers[i] = (hop_header){astr(r, f->name_off), f->name_len, astr(r, f->value_off),
+                                   f->value_len};
+    }
+    r->nheaders = r->nfields;
+    r->method = astr(r, r->method_off);
+    r->path = astr(r, r->path_off);
   }
-  for (size_t i = 0; i < r->nfields; i++) {
-    const hop_h1_field *f = &r->fields[i];
-    r->headers[i] = (hop_header){astr(r, f->name_off), f->name_len, astr(r, f->value_off),
-                                 f->value_len};
-  }
-  r->nheaders = r->nfields;
-  r->method = astr(r, r->method_off);
   if (!r->method) r->method = "";
-  char *path = (char *)astr(r, r->path_off);
+  char *path = (char *)r->path;
   if (!path) path = (char *)"";
   /* Absolute-form request target (HTTP/1.1 proxies): keep the path only. */
-  if (!strncasecmp(path, "http://", 7)) {
+  if (r->proto == HOP_PROTO_H1 && !strncasecmp(path, "http://", 7)) {
     char *slash = strchr(path + 7, '/');
     path = slash ? slash : (char *)"/";
   }
@@ -137,7 +155,6 @@ static int finalize(hop_request *r) {
     r->query = q + 1;
   }
   r->path = path;
-  r->authority = astr(r, r->authority_off);
   if (!r->authority) r->authority = hop_headers_get(r->headers, r->nheaders, "host", NULL);
   if (!r->authority) r->authority = "";
   return HOP_OK;
@@ -200,17 +217,17 @@ const char *hop_request_header(const hop_request *r, const char *name) {
   return hop_headers_get(r->headers, r->nheaders, name, NULL);
 }
 const uint8_t *hop_request_body(const hop_request *r, size_t *len) {
+  if (r->abody) {
+    if (len) *len = r->abody_len;
+    return r->abody;
+  }
   if (len) *len = r->body.len;
   return r->body.data ? r->body.data : (const uint8_t *)"";
 }
 uv_loop_t *hop_request_loop(const hop_request *r) { return &r->w->loop; }
+void *hop_request_alloc(hop_request *r, size_t n) { return r ? hop_arena_alloc(&r->mem, n) : NULL; }
 int hop_request_canceled(const hop_request *r) {
   return atomic_load_explicit(&r->canceled, memory_order_acquire);
-}
-
-static int on_loop_thread(hop_worker *w) {
-  uv_thread_t self = uv_thread_self();
-  return uv_thread_equal(&self, &w->tid);
 }
 
 int hop_request_on_cancel(hop_request *r, hop_request_cancel_fn fn, void *user_data) {
@@ -256,46 +273,86 @@ const char *hop_status_reason(int status) {
 }
 
 /* Headers the server owns (framing) or that HTTP/2 forbids. */
-static int skip_header(const hop_header *h) {
-  static const char *const drop[] = {"content-length", "connection", "keep-alive",
-                                     "transfer-encoding", "upgrade", "proxy-connection"};
-  if (h->name_len == 0 || h->name[0] == ':') return 1;
-  for (size_t i = 0; i < h->name_len; i++) {
-    unsigned char ch = (unsigned char)h->name[i];
-    if (ch <= 0x20 || ch == ':' || ch >= 0x7f) return 1;
+static int dropped_name(const char *n, size_t len) {
+  switch (len) { /* only the names of a matching length are compared */
+  case 7: return !strncasecmp(n, "upgrade", 7);
+  case 10: return !strncasecmp(n, "connection", 10) || !strncasecmp(n, "keep-alive", 10);
+  case 14: return !strncasecmp(n, "content-length", 14);
+  case 16: return !strncasecmp(n, "proxy-connection", 16);
+  case 17: return !strncasecmp(n, "transfer-encoding", 17);
+  default: return 0;
   }
-  for (size_t i = 0; i < h->value_len; i++)
-    if (h->value[i] == '\r' || h->value[i] == '\n' || h->value[i] == 0) return 1;
-  for (size_t i = 0; i < sizeof(drop) / sizeof(drop[0]); i++)
-    if (strlen(drop[i]) == h->name_len && !strncasecmp(drop[i], h->name, h->name_len)) return 1;
-  return 0;
+}
+
+/* Bit 1: not allowed in a name (controls, space, ':', DEL and above); bit 2: not allowed in a
+ * value (CR, LF, NUL). One load per byte. */
+static const unsigned char bad_char[256] = {
+    [0] = 3, [1 ... 9] = 1, [10] = 3, [11 ... 12] = 1, [13] = 3, [14 ... 32] = 1,
+    [':'] = 1, [127 ... 255] = 1,
+};
+
+static int skip_header(const hop_header *h) {
+  if (h->name_len == 0 || h->name[0] == ':') return 1;
+  unsigned bad = 0;
+  for (size_t i = 0; i < h->name_len; i++) bad |= bad_char[(unsigned char)h->name[i]];
+  if (bad & 1) return 1;
+  bad = 0;
+  for (size_t i = 0; i < h->value_len; i++) bad |= bad_char[(unsigned char)h->value[i]];
+  if (bad & 2) return 1;
+  return dropped_name(h->name, h->name_len);
+}
+
+/* Decimal digits of |v| at |p| (no NUL); returns their count (at most 20). No printf on the
+ * request path. */
+static size_t put_u64(char *p, uint64_t v) {
+  char tmp[20];
+  size_t n = 0;
+  do {
+    tmp[n++] = (char)('0' + v % 10);
+    v /= 10;
+  } while (v);
+  for (size_t i = 0; i < n; i++) p[i] = tmp[n - 1 - i];
+  return n;
+}
+
+static char *put_str(char *p, const char *s, size_t n) {
+  memcpy(p, s, n);
+  return p + n;
 }
 
 static hop_response *build_h1(int status, const hop_header *hs, size_t nh, const void *body,
                               size_t blen) {
   if (status < 200 || status == 204 || status == 304) blen = 0; /* no body by definition */
-  size_t need = 64 + 32; /* status line + content-length line */
+  const char *reason = hop_status_reason(status);
+  size_t rlen = strlen(reason);
+  size_t need = 16 + rlen + 40; /* status line + content-length line */
   for (size_t i = 0; i < nh; i++)
     if (!skip_header(&hs[i])) need += hs[i].name_len + hs[i].value_len + 4;
   hop_response *resp = malloc(sizeof(*resp) + need + blen);
   if (!resp) return NULL;
   memset(resp, 0, sizeof(*resp));
+  resp->heap = 1; /* the write owns it and frees it */
   char *p = (char *)(resp + 1), *start = p;
   resp->status = status;
-  p += snprintf(p, 64, "HTTP/1.1 %d %s\r\n", status, hop_status_reason(status));
+  p = put_str(p, "HTTP/1.1 ", 9);
+  p += put_u64(p, (uint64_t)status);
+  *p++ = ' ';
+  p = put_str(p, reason, rlen);
+  p = put_str(p, "\r\n", 2);
   for (size_t i = 0; i < nh; i++) {
     if (skip_header(&hs[i])) continue;
-    memcpy(p, hs[i].name, hs[i].name_len);
-    p += hs[i].name_len;
+    p = put_str(p, hs[i].name, hs[i].name_len);
     *p++ = ':';
     *p++ = ' ';
-    memcpy(p, hs[i].value, hs[i].value_len);
-    p += hs[i].value_len;
+    p = put_str(p, hs[i].value, hs[i].value_len);
     *p++ = '\r';
     *p++ = '\n';
   }
-  if (status >= 200 && status != 204 && status != 304)
-    p += snprintf(p, 32, "content-length: %zu\r\n", blen);
+  if (status >= 200 && status != 204 && status != 304) {
+    p = put_str(p, "content-length: ", 16);
+    p += put_u64(p, blen);
+    p = put_str(p, "\r\n", 2);
+  }
   resp->head = start;
   resp->head_len = (size_t)(p - start);
   if (blen) memcpy(p, body, blen);
@@ -304,47 +361,56 @@ static hop_response *build_h1(int status, const hop_header *hs, size_t nh, const
   return resp;
 }
 
-static hop_response *build_h2(int status, const hop_header *hs, size_t nh, const void *body,
-                              size_t blen, const hop_header *ts, size_t nt) {
-  size_t nnv = 2, ntr = 0, strs = 4 + 24;
-  for (size_t i = 0; i < nh; i++)
-    if (!skip_header(&hs[i])) nnv++, strs += hs[i].name_len + hs[i].value_len;
-  for (size_t i = 0; i < nt; i++)
-    if (!skip_header(&ts[i])) ntr++, strs += ts[i].name_len + ts[i].value_len;
-  size_t nvbytes = (nnv + ntr) * sizeof(nghttp2_nv);
-  hop_response *resp = malloc(sizeof(*resp) + nvbytes + strs + blen);
-  if (!resp) return NULL;
+/* The h2 answer in |r|'s arena when it fits (it lives until the stream closes), else in its
+ * own allocation. nghttp2 is told not to copy the strings (NO_COPY): they outlive the frame.
+ * Room is sized for every header; the ones skip_header refuses are left out while copying. */
+static hop_response *build_h2(hop_request *r, int status, const hop_header *hs, size_t nh,
+                              const void *body, size_t blen, const hop_header *ts, size_t nt) {
+  size_t strs = 3 + 20;
+  for (size_t i = 0; i < nh; i++) strs += hs[i].name_len + hs[i].value_len;
+  for (size_t i = 0; i < nt; i++) strs += ts[i].name_len + ts[i].value_len;
+  size_t nvbytes = (2 + nh + nt) * sizeof(nghttp2_nv);
+  size_t total = sizeof(hop_response) + nvbytes + strs + blen;
+  hop_response *resp = NULL;
+  if (r && total <= HOP_REQ_ARENA_RESP_MAX) resp = hop_arena_alloc(&r->mem, total);
+  int heap = !resp;
+  if (heap && !(resp = malloc(total))) return NULL;
   memset(resp, 0, sizeof(*resp));
+  resp->heap = heap;
   resp->status = status;
   resp->nva = (nghttp2_nv *)(resp + 1);
   char *p = (char *)resp->nva + nvbytes;
+  const uint8_t nc = NGHTTP2_NV_FLAG_NO_COPY_NAME | NGHTTP2_NV_FLAG_NO_COPY_VALUE;
   size_t k = 0;
-  int sl = snprintf(p, 4, "%03d", status % 1000);
-  resp->nva[k++] = (nghttp2_nv){(uint8_t *)":status", (uint8_t *)p, 7, (size_t)sl,
-                                NGHTTP2_NV_FLAG_NO_COPY_NAME};
-  p += sl;
-  for (int pass = 0; pass < 2; pass++) {
+  int st = status % 1000;
+  p[0] = (char)('0' + st / 100);
+  p[1] = (char)('0' + st / 10 % 10);
+  p[2] = (char)('0' + st % 10);
+  resp->nva[k++] = (nghttp2_nv){(uint8_t *)":status", (uint8_t *)p, 7, 3, nc};
+  p += 3;
+  for (size_t pass = 0; pass < 2; pass++) {
     const hop_header *src = pass ? ts : hs;
     size_t n = pass ? nt : nh;
     for (size_t i = 0; i < n; i++) {
       if (skip_header(&src[i])) continue;
       char *name = p;
-      for (size_t j = 0; j < src[i].name_len; j++) *p++ = (char)tolower((unsigned char)src[i].name[j]);
+      for (size_t j = 0; j < src[i].name_len; j++) {
+        unsigned char ch = (unsigned char)src[i].name[j];
+        *p++ = (char)((unsigned)(ch - 'A') < 26u ? ch + 32 : ch);
+      }
       char *value = p;
-      memcpy(p, src[i].value, src[i].value_len);
-      p += src[i].value_len;
+      p = put_str(p, src[i].value, src[i].value_len);
       resp->nva[k++] = (nghttp2_nv){(uint8_t *)name, (uint8_t *)value, src[i].name_len,
-                                    src[i].value_len, NGHTTP2_NV_FLAG_NONE};
+                                    src[i].value_len, nc};
     }
     if (!pass) {
-      int cl = snprintf(p, 24, "%zu", blen);
-      resp->nva[k++] = (nghttp2_nv){(uint8_t *)"content-length", (uint8_t *)p, 14, (size_t)cl,
-                                    NGHTTP2_NV_FLAG_NO_COPY_NAME};
+      size_t cl = put_u64(p, blen);
+      resp->nva[k++] = (nghttp2_nv){(uint8_t *)"content-length", (uint8_t *)p, 14, cl, nc};
       p += cl;
+      resp->nnv = k;
     }
   }
-  resp->nnv = nnv;
-  resp->ntr = ntr;
+  resp->ntr = k - resp->nnv;
   if (blen) memcpy(p, body, blen);
   resp->body = (const uint8_t *)p;
   resp->body_len = blen;
@@ -359,7 +425,7 @@ void hop_request_deliver(hop_request *r) {
   r->owner = NULL;
   if (owner) owner->inflight--;
   if (!c || c->closing) {
-    free(resp);
+    hop_response_release(resp);
     hop_request_free(r);
   } else if (r->proto == HOP_PROTO_H1) {
     hop_h1_conn_respond(c, r, resp);
@@ -381,7 +447,7 @@ int hop_request_respond(hop_request *r, int status, const hop_header *headers, s
   /* A NULL response (allocation failure) becomes a bare 500 / RST on the loop. */
   r->resp = r->proto == HOP_PROTO_H1
                 ? build_h1(status, headers, nheaders, body, body_len)
-                : build_h2(status, headers, nheaders, body, body_len, trailers, ntrailers);
+                : build_h2(r, status, headers, nheaders, body, body_len, trailers, ntrailers);
   hop_worker *w = r->w;
   if (on_loop_thread(w)) {
     hop_request_deliver(r);
@@ -404,7 +470,7 @@ int hop_request_respond(hop_request *r, int status, const hop_header *headers, s
   if (rv == HOP_OK) return HOP_OK;
   /* The request itself must still be answered, on its loop: it joins the overflow list
    * (intrusive, no allocation) and gets 503 there. */
-  free(r->resp);
+  hop_response_release(r->resp);
   r->resp = NULL;
   if (rv == HOP_EQUEUEFULL) {
     /* All under post_mu: while the mailbox is open the worker (and the server) live on;
@@ -446,7 +512,7 @@ void hop_worker_answer_overflow(hop_worker *w) {
     hop_request *next = (hop_request *)r->node.next;
     r->node.next = NULL;
     r->resp = r->proto == HOP_PROTO_H1 ? build_h1(503, h, 2, text, sizeof(text) - 1)
-                                       : build_h2(503, h, 2, text, sizeof(text) - 1, NULL, 0);
+                                       : build_h2(r, 503, h, 2, text, sizeof(text) - 1, NULL, 0);
     hop_request_deliver(r);
     r = next;
   }

@@ -195,6 +195,75 @@ static void routes_and_stats(void **state) {
   hop_server_free(s);
 }
 
+/* ---- per-request memory ---- */
+
+/* Answers with |n| bytes of a pattern built in memory from hop_request_alloc, after checking
+ * that small and large pieces are aligned and distinct and that an absurd size is refused.
+ * x-headers: how many request headers the server kept (h2: past the 16 the arena starts
+ * with), x-last: the value of the last one. */
+static void mem_handler(hop_request *r, void *ud) {
+  (void)ud;
+  size_t n = (size_t)strtoul(hop_request_query(r), NULL, 10);
+  uint8_t *small = hop_request_alloc(r, 24);
+  uint8_t *big = hop_request_alloc(r, n ? n : 1);
+  int ok = small && big && (uintptr_t)small % 16 == 0 && (uintptr_t)big % 16 == 0 &&
+           (big >= small + 24 || big + n <= small) && !hop_request_alloc(r, (size_t)1 << 40);
+  memset(small, 0x55, 24);
+  for (size_t i = 0; big && i < n; i++) big[i] = (uint8_t)('a' + i % 26);
+  for (size_t i = 0; small && i < 24; i++) ok = ok && small[i] == 0x55; /* |big| overlapped? */
+  size_t nh;
+  const hop_header *hs = hop_request_headers(r, &nh);
+  char count[32], ok_s[2] = {ok ? '1' : '0', 0};
+  snprintf(count, sizeof(count), "%zu", nh);
+  hop_header h[] = {{"x-ok", 4, ok_s, 1},
+                    {"x-headers", 9, count, strlen(count)},
+                    {"x-last", 6, nh ? hs[nh - 1].value : "", nh ? hs[nh - 1].value_len : 0}};
+  hop_request_respond(r, 200, h, 3, big, n, NULL, 0);
+}
+
+static void request_memory(void **state) {
+  (void)state;
+  hop_server_config cfg;
+  hop_server_config_init(&cfg);
+  cfg.threads = 1;
+  hop_server *s = NULL;
+  assert_int_equal(hop_server_new(&s, &cfg), HOP_OK);
+  assert_int_equal(hop_server_handle(s, "/mem", mem_handler, NULL), HOP_OK);
+  assert_int_equal(hop_server_start(s), HOP_OK);
+  static char out[400000];
+  /* Sizes inside the inline arena, past it, and an answer past the arena's answer limit
+   * (its own allocation); h2 with 40 extra headers (the header array grows in the arena). */
+  const size_t sizes[] = {10, 5000, 100000};
+  for (size_t k = 0; k < 3; k++) {
+    for (int h2 = 0; h2 < 2; h2++) {
+      char cmd[2048];
+      int len = snprintf(cmd, sizeof(cmd), "curl -s -i %s 'http://127.0.0.1:%u/mem?%zu'",
+                         h2 ? "--http2-prior-knowledge" : "--http1.1", hop_server_port(s), sizes[k]);
+      for (int i = 0; i < 40; i++)
+        len += snprintf(cmd + len, sizeof(cmd) - (size_t)len, " -H 'x-h%d: v%d'", i, i);
+      FILE *p = popen(cmd, "r");
+      assert_non_null(p);
+      size_t n = fread(out, 1, sizeof(out) - 1, p);
+      out[n] = 0;
+      assert_int_equal(pclose(p), 0);
+      assert_non_null(strstr(out, "x-ok: 1\r\n"));
+      assert_non_null(strstr(out, "x-last: v39\r\n"));
+      char *hc = strstr(out, "x-headers: ");
+      assert_non_null(hc);
+      assert_true(strtoul(hc + 11, NULL, 10) >= 42); /* user-agent, accept (h1: host) + 40 */
+      char *body = strstr(out, "\r\n\r\n");
+      assert_non_null(body);
+      body += 4;
+      assert_int_equal((size_t)(out + n - body), sizes[k]);
+      for (size_t i = 0; i < sizes[k]; i++)
+        if (body[i] != (char)('a' + i % 26)) fail_msg("byte %zu of %zu (h2 %d)", i, sizes[k], h2);
+    }
+  }
+  hop_server_shutdown(s, 1000);
+  assert_int_equal(hop_server_wait(s), HOP_OK);
+  hop_server_free(s);
+}
+
 /* ---- answers from other threads ---- */
 
 typedef struct parked {
@@ -715,6 +784,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(routes_and_stats),
       cmocka_unit_test(respond_from_other_thread),
+      cmocka_unit_test(request_memory),
       cmocka_unit_test(body_budget_stats),
       cmocka_unit_test(shutdown_waits_for_inflight),
       cmocka_unit_test(drain_timeout_bounds),

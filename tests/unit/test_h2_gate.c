@@ -119,6 +119,56 @@ static int sent_rst(const env *e, uint32_t sid, uint32_t code) {
 static const size_t STEPS[] = {1, 2, 5, 9, 14, 4096};
 #define NSTEPS (sizeof(STEPS) / sizeof(STEPS[0]))
 
+/* Clients send a batch of HEADERS, then their DATA: all of it in one read passes (the gate
+ * knows these verdicts without feeding the session frame by frame) and every stream ends. */
+static void headers_batch_then_data(void **state) {
+  for (size_t i = 0; i < NSTEPS; i++) {
+    env e;
+    env_init(&e);
+    uint8_t b[2048];
+    size_t n = start(b);
+    for (uint32_t sid = 1; sid <= 39; sid += 2) n += open_get(b + n, sid, 0);
+    for (uint32_t sid = 1; sid <= 39; sid += 2)
+      n += frame(b + n, NGHTTP2_DATA, NGHTTP2_FLAG_END_STREAM, sid, "x", 1);
+    feed(&e, b, n, STEPS[i]);
+    assert_int_equal(e.g.error, 0);
+    assert_int_equal(e.g.violations, 0);
+    for (uint32_t sid = 1; sid <= 39; sid += 2) {
+      nghttp2_stream *st = nghttp2_session_find_stream(e.s, (int32_t)sid);
+      assert_non_null(st);
+      assert_int_equal(nghttp2_stream_get_state(st), NGHTTP2_STREAM_STATE_HALF_CLOSED_REMOTE);
+    }
+    env_free(&e);
+  }
+}
+
+/* In the same read as the HEADERS that opened them: DATA after the peer's RST_STREAM is a
+ * connection error of the gate's, DATA after END_STREAM (half-closed remote) the session's
+ * own, as when the frames come one read each. */
+static void data_after_close_in_one_read(void **state) {
+  for (int variant = 0; variant < 2; variant++) {
+    for (size_t i = 0; i < NSTEPS; i++) {
+      env e;
+      env_init(&e);
+      uint8_t b[512];
+      size_t n = start(b);
+      n += open_get(b + n, 1, 0);
+      n += open_get(b + n, 3, 0);
+      if (variant == 0) n += frame(b + n, NGHTTP2_RST_STREAM, 0, 1, "\0\0\0\x08", 4);
+      else n += frame(b + n, NGHTTP2_DATA, NGHTTP2_FLAG_END_STREAM, 1, "x", 1);
+      n += frame(b + n, NGHTTP2_DATA, 0, 1, "x", 1);
+      feed(&e, b, n, STEPS[i]);
+      if (variant == 0) {
+        assert_int_equal(e.g.error, NGHTTP2_STREAM_CLOSED);
+      } else {
+        assert_int_equal(e.g.error, 0); /* the session's own rule: */
+        assert_false(nghttp2_session_want_read(e.s)); /* GOAWAY(STREAM_CLOSED) */
+      }
+      env_free(&e);
+    }
+  }
+}
+
 static void data_after_end_stream(void **state) {
   for (size_t i = 0; i < NSTEPS; i++) {
     env e;
@@ -238,6 +288,7 @@ static void data_on_forgotten_stream_ignored(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(data_on_forgotten_stream_ignored),
+      cmocka_unit_test(headers_batch_then_data), cmocka_unit_test(data_after_close_in_one_read),
       cmocka_unit_test(data_after_end_stream), cmocka_unit_test(headers_after_peer_reset),
       cmocka_unit_test(lower_stream_id), cmocka_unit_test(priority_rules),
       cmocka_unit_test(data_after_our_reset_ignored),

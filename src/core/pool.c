@@ -1,0 +1,108 @@
+#include "core/pool.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+/* A kept block is poisoned past its link word: use after free still reports under ASan. */
+#define POISON(p, n) ASAN_POISON_MEMORY_REGION(p, n)
+#define UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION(p, n)
+#else
+#define POISON(p, n) ((void)(p), (void)(n))
+#define UNPOISON(p, n) ((void)(p), (void)(n))
+#endif
+
+#define HDR 16
+#define BIG 0xffu
+
+static const size_t class_size[HOP_POOL_CLASSES] = {32,  48,  64,   96,   128,  192,  256, 384,
+                                                    512, 768, 1024, 1536, 2048, 3072, 4096};
+
+typedef struct hdr {
+  size_t cls; /* index into class_size, or BIG */
+  size_t size; /* usable bytes */
+} hdr;
+
+static unsigned class_of(const hop_pool *p, size_t n) {
+  return n <= 4096 ? p->cls[(n + 15) / 16] : BIG;
+}
+
+void hop_pool_init(hop_pool *p, size_t max_bytes) {
+  memset(p, 0, sizeof(*p));
+  p->max = max_bytes;
+  for (size_t i = 0, c = 0; i < sizeof(p->cls); i++) {
+    while (i * 16 > class_size[c]) c++; /* the largest class is 4096 = 256 * 16 */
+    p->cls[i] = (unsigned char)c;
+  }
+}
+
+void *hop_pool_alloc(hop_pool *p, size_t n) {
+  unsigned c = class_of(p, n);
+  if (c != BIG && p->free[c]) {
+    uint8_t *b = p->free[c];
+    UNPOISON(b, HDR + class_size[c]);
+    p->free[c] = *(void **)(b + HDR);
+    p->kept -= class_size[c] + HDR;
+    return b + HDR;
+  }
+  size_t size = c == BIG ? n : class_size[c];
+  if (size > SIZE_MAX - HDR) return NULL;
+  hdr *h = malloc(HDR + size);
+  if (!h) return NULL;
+  h->cls = c;
+  h->size = size;
+  return (uint8_t *)h + HDR;
+}
+
+void *hop_pool_calloc(hop_pool *p, size_t nmemb, size_t size) {
+  if (size && nmemb > SIZE_MAX / size) return NULL;
+  void *v = hop_pool_alloc(p, nmemb * size);
+  if (v) memset(v, 0, nmemb * size);
+  return v;
+}
+
+void hop_pool_free(hop_pool *p, void *ptr) {
+  if (!ptr) return;
+  uint8_t *b = (uint8_t *)ptr - HDR;
+  hdr *h = (hdr *)b;
+  if (h->cls == BIG || p->kept + HDR + h->size > p->max) {
+    free(b);
+    return;
+  }
+  size_t c = h->cls;
+  *(void **)ptr = p->free[c];
+  p->free[c] = b;
+  p->kept += HDR + class_size[c];
+  POISON((uint8_t *)ptr + sizeof(void *), class_size[c] - sizeof(void *));
+}
+
+void *hop_pool_realloc(hop_pool *p, void *ptr, size_t n) {
+  if (!ptr) return hop_pool_alloc(p, n);
+  hdr *h = (hdr *)((uint8_t *)ptr - HDR);
+  if (n <= h->size) return ptr;
+  void *v = hop_pool_alloc(p, n);
+  if (!v) return NULL; /* |ptr| stays valid, as with realloc */
+  memcpy(v, ptr, h->size);
+  hop_pool_free(p, ptr);
+  return v;
+}
+
+void hop_pool_free_elsewhere(void *ptr) {
+  if (ptr) free((uint8_t *)ptr - HDR);
+}
+
+void hop_pool_drain(hop_pool *p) {
+  for (unsigned c = 0; c < HOP_POOL_CLASSES; c++) {
+    uint8_t *b = p->free[c];
+    while (b) {
+      UNPOISON(b, HDR + class_size[c]);
+      uint8_t *next = *(void **)(b + HDR);
+      free(b);
+      b = next;
+    }
+    p->free[c] = NULL;
+  }
+  p->kept = 0;
+}
