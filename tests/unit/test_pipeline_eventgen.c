@@ -115,6 +115,63 @@ static void events_decode_to_their_keys(void **state) {
   }
 }
 
+static uint64_t splitmix(uint64_t *x) {
+  uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+
+/* The hand-written encoder against protoc-c's pack of the same messages: random seeds and
+ * configs (every plan, 1 to 2^32-1 actions per run and projects, times before 1970 so
+ * Timestamps get negative seconds and nanos), small and huge action indexes, every event,
+ * reported times 0, +-1, INT64_MIN/MAX and random; then every buffer size around the length
+ * (both refuse one byte short, both fit exactly). */
+static void same_bytes_as_protoc(void **state) {
+  (void)state;
+  uint64_t rng = 42, events = 0;
+  const int64_t fixed[] = {0, 1, -1, 999999, -999999, INT64_MAX, INT64_MIN};
+  for (int round = 0; round < 400; round++) {
+    hop_evgen_config cfg;
+    hop_evgen_config_init(&cfg);
+    if (round) { /* round 0: the defaults */
+      cfg.seed = splitmix(&rng);
+      cfg.fail_pct = (uint32_t)(splitmix(&rng) % 101);
+      cfg.abort_pct = (uint32_t)(splitmix(&rng) % 101);
+      uint64_t r = splitmix(&rng);
+      cfg.actions_per_run = r & 1 ? (uint32_t)(r >> 32) : (uint32_t)(r >> 32) % 40;
+      r = splitmix(&rng);
+      cfg.projects = r & 1 ? (uint32_t)(r >> 32) : (uint32_t)(r >> 32) % 10;
+      cfg.base_unix_s = (int64_t)(splitmix(&rng) % 6000000000ull) - 2000000000;
+    }
+    for (int j = 0; j < 8; j++) {
+      uint64_t r = splitmix(&rng);
+      uint64_t a = j < 4 ? (uint64_t)(round * 8 + j) : r % 1000000000000ull;
+      for (unsigned sq = 0; sq < hop_evgen_action_events(&cfg, a); sq++) {
+        int64_t rep = j < 7 ? fixed[j] : (int64_t)splitmix(&rng);
+        uint8_t fast[HOP_EVGEN_MAX_EVENT_BYTES], ref[HOP_EVGEN_MAX_EVENT_BYTES];
+        int nf = hop_evgen_encode(&cfg, a, sq, rep, fast, sizeof fast);
+        int nr = hop_evgen_encode_protoc(&cfg, a, sq, rep, ref, sizeof ref);
+        assert_true(nr > 0);
+        if (nf != nr || memcmp(fast, ref, (size_t)nr))
+          fail_msg("round %d action %llu event %u reported %lld: %d bytes, reference %d", round,
+                   (unsigned long long)a, sq, (long long)rep, nf, nr);
+        events++;
+      }
+    }
+  }
+  assert_true(events > 10000);
+  hop_evgen_config cfg;
+  hop_evgen_config_init(&cfg);
+  uint8_t buf[HOP_EVGEN_MAX_EVENT_BYTES];
+  int n = hop_evgen_encode_protoc(&cfg, 5, 1, 0, buf, sizeof buf);
+  for (int cap = 0; cap <= n + 1; cap++) {
+    int want = cap >= n ? n : -1;
+    assert_int_equal(hop_evgen_encode(&cfg, 5, 1, 0, buf, (size_t)cap), want);
+    assert_int_equal(hop_evgen_encode_protoc(&cfg, 5, 1, 0, buf, (size_t)cap), want);
+  }
+}
+
 static void bad_arguments(void **state) {
   (void)state;
   hop_evgen_config cfg;
@@ -137,6 +194,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(bytes_pinned),
       cmocka_unit_test(events_decode_to_their_keys),
+      cmocka_unit_test(same_bytes_as_protoc),
       cmocka_unit_test(bad_arguments),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
