@@ -279,6 +279,8 @@ typedef struct wire_field {
   uint8_t want;                      /* the wire type it needs (2 also for K_PACKABLE) */
   uint8_t kind;
   uint8_t key_root; /* ActionEvent.id: the strings under it are row keys */
+  uint8_t repeated;
+  uint16_t fi; /* its index in the descriptor's fields (occurrence counters) */
 } wire_field;
 
 struct wire_msg {
@@ -312,6 +314,9 @@ static void field_entry(wire_field *e, const ProtobufCMessageDescriptor *d,
   /* repeated scalars may come packed (Go and protobuf-c accept both forms) */
   else e->kind = f->label == PROTOBUF_C_LABEL_REPEATED ? K_PACKABLE : K_SCALAR;
   e->key_root = d == &flyteidl2__workflow__action_event__descriptor && f->id == 1;
+  e->repeated = f->label == PROTOBUF_C_LABEL_REPEATED;
+  size_t fi = (size_t)(f - d->fields);
+  e->fi = fi < 32 ? (uint16_t)fi : 32;
 }
 
 static wire_msg wire_tables[WIRE_TABLES];
@@ -456,32 +461,40 @@ static int sub_role(ev_keys *k, int role, uint64_t fn) {
   return ROLE_NONE;
 }
 
-/* |t|: the table of |d| (NULL: the generic path). |keys|: inside ActionEvent.id, whose
- * strings become NUL-terminated row keys. |role|: what c->keys wants from this message
- * (ROLE_NONE: nothing). */
+/* |t|: the table of |d| (NULL: the generic path). |mode|: bit 0 set inside ActionEvent.id,
+ * whose strings become NUL-terminated row keys; above it the role, what c->keys wants from
+ * this message (ROLE_NONE: nothing). The nesting depth is c->depth (a frame per level). */
 static int wire_walk(wire_ctx *c, const uint8_t *p, size_t len,
-                     const ProtobufCMessageDescriptor *d, const wire_msg *t, int depth,
-                     int keys, int role) {
+                     const ProtobufCMessageDescriptor *d, const wire_msg *t, unsigned mode) {
   /* occurrence counters give repeated fields an index in error paths; set on first use */
   unsigned seen[32];
   uint32_t seen_set = 0;
   size_t pos = 0;
-  if (depth > HOP_EV_MAX_DEPTH) return wire_fail(c, "nesting too deep");
+  int keys = (int)(mode & 1), role = (int)(mode >> 1);
+  if (c->depth > HOP_EV_MAX_DEPTH) return wire_fail(c, "nesting too deep");
   while (pos < len) {
-    uint64_t tag, v;
-    size_t nb = 0;
-    int r = rd_varint(p, len, &pos, &tag, &nb);
-    if (r) return wire_fail(c, rd_reason(r));
-    uint64_t fn = tag >> 3;
-    int wt = (int)(tag & 7);
-    if (fn == 0 || fn > MAX_FIELD_NUMBER) {
-      char m[64];
-      snprintf(m, sizeof m, "invalid field number %" PRIu64, fn);
-      return wire_fail(c, m);
+    uint64_t fn, v;
+    size_t nb;
+    int wt, r;
+    if (p[pos] < 0x80) { /* a one-byte tag: fields 1 to 15 */
+      fn = p[pos] >> 3;
+      wt = p[pos++] & 7;
+      if (!fn) return wire_fail(c, "invalid field number 0");
+    } else {
+      uint64_t tag;
+      r = rd_varint_slow(p, len, &pos, &tag, &nb);
+      if (r) return wire_fail(c, rd_reason(r));
+      fn = tag >> 3;
+      wt = (int)(tag & 7);
+      if (fn == 0 || fn > MAX_FIELD_NUMBER) {
+        char m[64];
+        snprintf(m, sizeof m, "invalid field number %" PRIu64, fn);
+        return wire_fail(c, m);
+      }
+      /* protobuf-c reads tags and lengths of at most 5 bytes; longer (padded) ones are legal
+       * protobuf it cannot decode, so they are refused here with a clear reason */
+      if (nb > 5) return wire_fail(c, "tag varint longer than 5 bytes");
     }
-    /* protobuf-c reads tags and lengths of at most 5 bytes; longer (padded) ones are legal
-     * protobuf it cannot decode, so they are refused here with a clear reason */
-    if (nb > 5) return wire_fail(c, "tag varint longer than 5 bytes");
     wire_field tmp;
     const wire_field *e;
     if (t && fn <= WIRE_DENSE) {
@@ -494,13 +507,13 @@ static int wire_walk(wire_ctx *c, const uint8_t *p, size_t len,
     if (!f) {
       if (wt == 3 || wt == 4)
         return field_fail(c, NULL, -1, fn, "groups (wire type 3/4) are not supported");
-      const char *err = skip_value(p, len, &pos, wt, fn, depth);
+      const char *err = skip_value(p, len, &pos, wt, fn, (int)c->depth);
       if (err) return field_fail(c, NULL, -1, fn, err);
       continue;
     }
     long idx = -1;
-    if (f->label == PROTOBUF_C_LABEL_REPEATED) {
-      size_t fi = (size_t)(f - d->fields);
+    if (e->repeated) {
+      unsigned fi = e->fi;
       if (fi < 32) {
         if (!(seen_set & (1u << fi))) seen_set |= 1u << fi, seen[fi] = 0;
         idx = (long)seen[fi]++;
@@ -541,7 +554,8 @@ static int wire_walk(wire_ctx *c, const uint8_t *p, size_t len,
     case K_MSG: {
       int sr = role ? sub_role(c->keys, role, fn) : ROLE_NONE;
       size_t old = frame_push(c, f->name, idx, fn);
-      if (wire_walk(c, sub, n, f->descriptor, e->sub, depth + 1, keys || e->key_root, sr))
+      if (wire_walk(c, sub, n, f->descriptor, e->sub,
+                    (unsigned)(keys || e->key_root) | (unsigned)sr << 1))
         return -1;
       frame_pop(c, old);
       break;
@@ -571,8 +585,8 @@ static int wire_check(const uint8_t *buf, size_t len, const ProtobufCMessageDesc
   c.errlen = errlen;
   c.keys = k;
   if (k) memset(k, 0, sizeof(*k));
-  return wire_walk(&c, buf ? buf : (const uint8_t *)"", len, desc, t, 0, 0,
-                   k ? ROLE_EVENT : ROLE_NONE);
+  return wire_walk(&c, buf ? buf : (const uint8_t *)"", len, desc, t,
+                   k ? ROLE_EVENT << 1 : ROLE_NONE);
 }
 
 int hop_ev_wire_check(const uint8_t *buf, size_t len, const ProtobufCMessageDescriptor *desc,
