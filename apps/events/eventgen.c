@@ -338,7 +338,9 @@ typedef struct bw {
   int full;
 } bw;
 
-static void bw_put(bw *w, const void *s, size_t n) {
+#define BW_INLINE static inline __attribute__((always_inline))
+
+BW_INLINE void bw_put(bw *w, const void *s, size_t n) {
   if ((size_t)(w->p - w->lo) < n) {
     w->full = 1;
     return;
@@ -347,7 +349,7 @@ static void bw_put(bw *w, const void *s, size_t n) {
   memcpy(w->p, s, n);
 }
 
-static void bw_byte(bw *w, uint8_t b) {
+BW_INLINE void bw_byte(bw *w, uint8_t b) {
   if (w->p == w->lo) {
     w->full = 1;
     return;
@@ -355,19 +357,28 @@ static void bw_byte(bw *w, uint8_t b) {
   *--w->p = b;
 }
 
-static void bw_varint(bw *w, uint64_t v) {
-  if (v < 0x80) {
-    bw_byte(w, (uint8_t)v);
+static void bw_varint_long(bw *w, uint64_t v) {
+  size_t n = 1 + (size_t)(63 - __builtin_clzll(v | 1)) / 7; /* 7 bits a byte */
+  if ((size_t)(w->p - w->lo) < n) {
+    w->full = 1;
     return;
   }
-  uint8_t t[10];
-  size_t n = 0;
-  while (v >= 0x80) {
-    t[n++] = (uint8_t)(v | 0x80);
-    v >>= 7;
+  w->p -= n;
+  for (size_t i = 0; i + 1 < n; i++, v >>= 7) w->p[i] = (uint8_t)(v | 0x80);
+  w->p[n - 1] = (uint8_t)v;
+}
+
+/* Lengths and small scalars take one byte or two: those inline. */
+BW_INLINE void bw_varint(bw *w, uint64_t v) {
+  if (v < 0x80) {
+    bw_byte(w, (uint8_t)v);
+  } else if (v < 0x4000 && w->p - w->lo >= 2) {
+    w->p -= 2;
+    w->p[0] = (uint8_t)(v | 0x80);
+    w->p[1] = (uint8_t)(v >> 7);
+  } else {
+    bw_varint_long(w, v);
   }
-  t[n++] = (uint8_t)v;
-  bw_put(w, t, n);
 }
 
 #define bw_lit(w, s) bw_put((w), (s), sizeof(s) - 1)
@@ -378,19 +389,19 @@ static void bw_dec(bw *w, uint64_t v) {
 }
 
 /* The bytes written since |end| become a length-delimited field |tag|. */
-static void bw_close(bw *w, const uint8_t *end, uint8_t tag) {
+BW_INLINE void bw_close(bw *w, const uint8_t *end, uint8_t tag) {
   bw_varint(w, (uint64_t)(end - w->p));
   bw_byte(w, tag);
 }
 
-static void bw_str(bw *w, uint8_t tag, const char *s, size_t n) {
+BW_INLINE void bw_str(bw *w, uint8_t tag, const char *s, size_t n) {
   if (!n) return; /* proto3: an empty string is not written */
   const uint8_t *end = w->p;
   bw_put(w, s, n);
   bw_close(w, end, tag);
 }
 
-static void bw_scalar(bw *w, uint8_t tag, uint64_t v) {
+BW_INLINE void bw_scalar(bw *w, uint8_t tag, uint64_t v) {
   if (!v) return;
   bw_varint(w, v);
   bw_byte(w, tag);
