@@ -72,13 +72,13 @@ typedef struct ev_nums {
   int32_t phase, error_kind;
 } ev_nums;
 
-static int nums_of(const hop_evgen_config *cfg, uint64_t action, unsigned seq, ev_nums *n) {
+/* The action's numbers (h, run, proj, name_idx, seed_hex); returns its plan. */
+static int action_nums(const hop_evgen_config *cfg, uint64_t action, ev_nums *n) {
   uint64_t h = action_hash(cfg, action);
   uint64_t r = h % 100;
   int plan = r < cfg->fail_pct ? PLAN_FAIL_RETRY
              : r < (uint64_t)cfg->fail_pct + cfg->abort_pct ? PLAN_ABORT
                                                             : PLAN_OK;
-  if (seq >= (plan == PLAN_FAIL_RETRY ? 8u : 4u)) return -1;
   uint32_t per_run = cfg->actions_per_run ? cfg->actions_per_run : 1;
   uint32_t projects = cfg->projects ? cfg->projects : 1;
   n->h = h;
@@ -86,13 +86,23 @@ static int nums_of(const hop_evgen_config *cfg, uint64_t action, unsigned seq, e
   n->proj = (unsigned)(n->run % projects);
   n->name_idx = (unsigned)(action % per_run);
   n->seed_hex = (unsigned)(mix(cfg->seed) >> 32);
+  return plan;
+}
+
+/* Event |seq|'s numbers (attempt, phase, error_kind) under |plan|; -1 past the plan. */
+static int event_nums(ev_nums *n, int plan, unsigned seq) {
+  if (seq >= (plan == PLAN_FAIL_RETRY ? 8u : 4u)) return -1;
   n->attempt = seq >= 4 ? 2 : 1;
   n->phase = seq_phase[plan][seq];
   n->error_kind = -1;
   if (n->phase == FLYTEIDL2__COMMON__ACTION_PHASE__ACTION_PHASE_FAILED)
-    n->error_kind = (h >> 20) & 1 ? FLYTEIDL2__WORKFLOW__ERROR_INFO__KIND__KIND_SYSTEM
-                                  : FLYTEIDL2__WORKFLOW__ERROR_INFO__KIND__KIND_USER;
+    n->error_kind = (n->h >> 20) & 1 ? FLYTEIDL2__WORKFLOW__ERROR_INFO__KIND__KIND_SYSTEM
+                                     : FLYTEIDL2__WORKFLOW__ERROR_INFO__KIND__KIND_USER;
   return 0;
+}
+
+static int nums_of(const hop_evgen_config *cfg, uint64_t action, unsigned seq, ev_nums *n) {
+  return event_nums(n, action_nums(cfg, action, n), seq);
 }
 
 /* ---- hand-written formatters: snprintf per string was a quarter of the executor's CPU ---- */
@@ -441,15 +451,117 @@ static void bw_s3_uri(bw *w, uint8_t tag, const ev_strs *s, uint32_t attempt, co
   bw_close(w, end, tag);
 }
 
-int hop_evgen_encode(const hop_evgen_config *cfg, uint64_t action, unsigned seq,
-                     int64_t reported_unix_us, uint8_t *buf, size_t cap) {
-  ev_nums nm;
-  if (nums_of(cfg, action, seq, &nm)) return -1;
+/* A part written back to front at the end of |seg|, moved to its start: 0, or -1 when it
+ * did not fit (the sizes in eventgen.h leave room for the longest keys). */
+static int part_done(const bw *w, uint8_t *seg, size_t cap, uint16_t *len) {
+  if (w->full) return -1;
+  *len = (uint16_t)(seg + cap - w->p);
+  memmove(seg, w->p, *len);
+  return 0;
+}
+
+/* The parts of |a|'s events that only change with the attempt: the identifier, the two log
+ * links and the log context, the output references. */
+static int build_parts(hop_evgen_action *a, uint32_t attempt) {
+  ev_nums n;
+  n.h = a->h;
+  n.run = a->run;
+  n.proj = a->proj;
+  n.name_idx = a->name_idx;
+  n.seed_hex = a->seed_hex;
+  n.attempt = attempt;
   ev_strs s;
-  strs_of(&nm, &s);
-  uint64_t h = nm.h;
-  int64_t start_us, phase_us;
-  times_of(cfg, action, seq, h, &start_us, &phase_us);
+  strs_of(&n, &s);
+  const uint8_t *end, *sub;
+  a->parts_attempt = 0;
+
+  /* 1 id {run {org "", project, domain, name}, name} */
+  bw w = {a->id + sizeof a->id, a->id, 0};
+  end = w.p;
+  bw_str(&w, TAG(2, 2), s.name, s.name_n);
+  sub = w.p;
+  bw_str(&w, TAG(4, 2), s.run_name, s.run_name_n);
+  bw_str(&w, TAG(3, 2), "development", 11);
+  bw_str(&w, TAG(2, 2), s.project, s.project_n);
+  bw_close(&w, sub, TAG(1, 2));
+  bw_close(&w, end, TAG(1, 2));
+  if (part_done(&w, a->id, sizeof a->id, &a->id_len)) return -1;
+
+  /* 9 log_info[0], log_info[1]; 10 log_context; written last first */
+  w = (bw){a->logs + sizeof a->logs, a->logs, 0};
+  end = w.p; /* 10 log_context {pods[0], primary_pod_name} */
+  bw_str(&w, TAG(2, 2), s.pod, s.pod_n);
+  const uint8_t *pod = w.p; /* PodLogContext {namespace, pod_name, containers[0], primary} */
+  bw_str(&w, TAG(4, 2), s.pod, s.pod_n);
+  const uint8_t *cont = w.p; /* ContainerContext {container_name, process} */
+  sub = w.p;
+  bw_ts(&w, TAG(1, 2), a->start_us + 900000); /* ProcessContext.container_start_time */
+  bw_close(&w, sub, TAG(2, 2));
+  bw_str(&w, TAG(1, 2), s.pod, s.pod_n);
+  bw_close(&w, cont, TAG(3, 2));
+  bw_str(&w, TAG(2, 2), s.pod, s.pod_n);
+  bw_str(&w, TAG(1, 2), s.ns, s.ns_n);
+  bw_close(&w, pod, TAG(1, 2));
+  bw_close(&w, end, TAG(10, 2));
+  end = w.p; /* log_info[1]: the CloudWatch link */
+  bw_task_log_tail(&w, "Cloudwatch Logs", 15, 86400);
+  sub = w.p;
+  char hex[8];
+  fmt_hex8(hex, a->h & 0xffffffffull);
+  bw_lit(&w, ".log");
+  bw_put(&w, hex, 8);
+  bw_byte(&w, '-');
+  bw_put(&w, s.pod, s.pod_n);
+  bw_byte(&w, '/');
+  bw_put(&w, s.ns, s.ns_n);
+  bw_lit(&w, "https://logs.hopwire.example/");
+  bw_close(&w, sub, TAG(1, 2));
+  bw_close(&w, end, TAG(9, 2));
+  end = w.p; /* log_info[0]: the Kubernetes link */
+  bw_task_log_tail(&w, "Kubernetes Logs (User)", 22, 3600);
+  sub = w.p;
+  bw_put(&w, s.pod, s.pod_n);
+  bw_byte(&w, '/');
+  bw_put(&w, s.ns, s.ns_n);
+  bw_lit(&w, "https://k8s.hopwire.example/log/");
+  bw_close(&w, sub, TAG(1, 2));
+  bw_close(&w, end, TAG(9, 2));
+  if (part_done(&w, a->logs, sizeof a->logs, &a->logs_len)) return -1;
+
+  /* 12 outputs {output_uri, report_uri} */
+  w = (bw){a->outs + sizeof a->outs, a->outs, 0};
+  end = w.p;
+  bw_s3_uri(&w, TAG(2, 2), &s, attempt, "/report.html", 12);
+  bw_s3_uri(&w, TAG(1, 2), &s, attempt, "/outputs.pb", 11);
+  bw_close(&w, end, TAG(12, 2));
+  if (part_done(&w, a->outs, sizeof a->outs, &a->outs_len)) return -1;
+  a->parts_attempt = attempt;
+  return 0;
+}
+
+void hop_evgen_action_init(hop_evgen_action *a, const hop_evgen_config *cfg, uint64_t action) {
+  ev_nums n;
+  a->plan = (unsigned)action_nums(cfg, action, &n);
+  a->nev = a->plan == PLAN_FAIL_RETRY ? 8 : 4;
+  a->action = action;
+  a->h = n.h;
+  a->run = n.run;
+  a->proj = n.proj;
+  a->name_idx = n.name_idx;
+  a->seed_hex = n.seed_hex;
+  int64_t phase0;
+  times_of(cfg, action, 0, n.h, &a->start_us, &phase0);
+  a->parts_attempt = 0; /* built by the first encode */
+}
+
+int hop_evgen_action_encode(hop_evgen_action *a, unsigned seq, int64_t reported_unix_us,
+                            uint8_t *buf, size_t cap) {
+  ev_nums nm;
+  nm.h = a->h;
+  if (event_nums(&nm, (int)a->plan, seq)) return -1;
+  if (nm.attempt != a->parts_attempt && build_parts(a, nm.attempt)) return -1;
+  uint64_t h = a->h;
+  int64_t phase_us = a->start_us + (int64_t)seq * 1500000 + (int64_t)((h >> 10) % 100000);
   size_t room = cap < HOP_EVGEN_MAX_EVENT_BYTES ? cap : HOP_EVGEN_MAX_EVENT_BYTES;
   bw w = {buf + room, buf, 0};
   const uint8_t *end, *sub;
@@ -467,53 +579,9 @@ int hop_evgen_encode(const hop_evgen_config *cfg, uint64_t action, unsigned seq,
   bw_ts(&w, TAG(1, 2), phase_us - 5000);
   bw_close(&w, end, TAG(14, 2));
 
-  /* 13 cache_status: 0. 12 outputs {output_uri, report_uri} */
-  end = w.p;
-  bw_s3_uri(&w, TAG(2, 2), &s, nm.attempt, "/report.html", 12);
-  bw_s3_uri(&w, TAG(1, 2), &s, nm.attempt, "/outputs.pb", 11);
-  bw_close(&w, end, TAG(12, 2));
-
-  /* 11 cluster: "". 10 log_context {pods[0], primary_pod_name} */
-  end = w.p;
-  bw_str(&w, TAG(2, 2), s.pod, s.pod_n);
-  const uint8_t *pod = w.p; /* PodLogContext {namespace, pod_name, containers[0], primary} */
-  bw_str(&w, TAG(4, 2), s.pod, s.pod_n);
-  const uint8_t *cont = w.p; /* ContainerContext {container_name, process} */
-  sub = w.p;
-  bw_ts(&w, TAG(1, 2), start_us + 900000); /* ProcessContext.container_start_time */
-  bw_close(&w, sub, TAG(2, 2));
-  bw_str(&w, TAG(1, 2), s.pod, s.pod_n);
-  bw_close(&w, cont, TAG(3, 2));
-  bw_str(&w, TAG(2, 2), s.pod, s.pod_n);
-  bw_str(&w, TAG(1, 2), s.ns, s.ns_n);
-  bw_close(&w, pod, TAG(1, 2));
-  bw_close(&w, end, TAG(10, 2));
-
-  /* 9 log_info[1]: the CloudWatch link */
-  end = w.p;
-  bw_task_log_tail(&w, "Cloudwatch Logs", 15, 86400);
-  sub = w.p;
-  char hex[8];
-  fmt_hex8(hex, h & 0xffffffffull);
-  bw_lit(&w, ".log");
-  bw_put(&w, hex, 8);
-  bw_byte(&w, '-');
-  bw_put(&w, s.pod, s.pod_n);
-  bw_byte(&w, '/');
-  bw_put(&w, s.ns, s.ns_n);
-  bw_lit(&w, "https://logs.hopwire.example/");
-  bw_close(&w, sub, TAG(1, 2));
-  bw_close(&w, end, TAG(9, 2));
-  /* 9 log_info[0]: the Kubernetes link */
-  end = w.p;
-  bw_task_log_tail(&w, "Kubernetes Logs (User)", 22, 3600);
-  sub = w.p;
-  bw_put(&w, s.pod, s.pod_n);
-  bw_byte(&w, '/');
-  bw_put(&w, s.ns, s.ns_n);
-  bw_lit(&w, "https://k8s.hopwire.example/log/");
-  bw_close(&w, sub, TAG(1, 2));
-  bw_close(&w, end, TAG(9, 2));
+  /* 13 cache_status: 0. 12 outputs; 11 cluster: ""; 10 log_context, 9 log_info */
+  bw_put(&w, a->outs, a->outs_len);
+  bw_put(&w, a->logs, a->logs_len);
 
   /* 8 error_info {message, kind}; 7 end_time, 5 start_time: unset */
   if (nm.error_kind >= 0) {
@@ -531,18 +599,17 @@ int hop_evgen_encode(const hop_evgen_config *cfg, uint64_t action, unsigned seq,
   /* 4 version: always 0, not written */
   bw_scalar(&w, TAG(3, 0), (uint64_t)(int64_t)nm.phase);
   bw_scalar(&w, TAG(2, 0), nm.attempt);
-
-  end = w.p; /* 1 id {run {org "", project, domain, name}, name} */
-  bw_str(&w, TAG(2, 2), s.name, s.name_n);
-  sub = w.p;
-  bw_str(&w, TAG(4, 2), s.run_name, s.run_name_n);
-  bw_str(&w, TAG(3, 2), "development", 11);
-  bw_str(&w, TAG(2, 2), s.project, s.project_n);
-  bw_close(&w, sub, TAG(1, 2));
-  bw_close(&w, end, TAG(1, 2));
+  bw_put(&w, a->id, a->id_len); /* 1 id */
 
   if (w.full) return -1;
   size_t len = (size_t)(buf + room - w.p);
   memmove(buf, w.p, len);
   return (int)len;
+}
+
+int hop_evgen_encode(const hop_evgen_config *cfg, uint64_t action, unsigned seq,
+                     int64_t reported_unix_us, uint8_t *buf, size_t cap) {
+  hop_evgen_action a;
+  hop_evgen_action_init(&a, cfg, action);
+  return hop_evgen_action_encode(&a, seq, reported_unix_us, buf, cap);
 }

@@ -419,6 +419,7 @@ typedef struct cb_state {
   unsigned batch;
   uint64_t action; /* the next event: event |seq| of |action| */
   unsigned seq, nev;
+  hop_evgen_action act; /* |action|, prepared as the executor's reconciler holds it */
   uint64_t clock_us; /* the executor's observe time, advanced 1 ms per event */
   uint8_t *slot;     /* one encoded event, as the executor's reconciler holds it */
   uint8_t *body;     /* a request of |batch| framed events */
@@ -446,10 +447,11 @@ __attribute__((noinline)) static void codecbench_generate(cb_state *s, size_t wa
     if (s->seq == s->nev) {
       s->action++;
       s->seq = 0;
-      s->nev = hop_evgen_action_events(&s->gen, s->action);
+      hop_evgen_action_init(&s->act, &s->gen, s->action);
+      s->nev = s->act.nev;
     }
-    int len = hop_evgen_encode(&s->gen, s->action, s->seq, (int64_t)s->clock_us, s->slot,
-                               HOP_EVGEN_MAX_EVENT_BYTES);
+    int len = hop_evgen_action_encode(&s->act, s->seq, (int64_t)s->clock_us, s->slot,
+                                      HOP_EVGEN_MAX_EVENT_BYTES);
     s->clock_us += 1000;
     if (len < 0) {
       s->failed = 1;
@@ -529,7 +531,8 @@ int hop_pipebench_codec(const hop_pipebench_config *cfg, uint64_t events, FILE *
   if (cfg->seed) s.gen.seed = cfg->seed;
   s.batch = cfg->batch ? cfg->batch : 400;
   s.clock_us = (uint64_t)s.gen.base_unix_s * 1000000u;
-  s.nev = hop_evgen_action_events(&s.gen, 0);
+  hop_evgen_action_init(&s.act, &s.gen, 0);
+  s.nev = s.act.nev;
   s.slot = malloc(HOP_EVGEN_MAX_EVENT_BYTES);
   s.body = malloc((size_t)s.batch * (HOP_EVGEN_MAX_EVENT_BYTES + 3));
   s.off = calloc(s.batch, sizeof *s.off);

@@ -42,8 +42,9 @@ int hop_pipebench_run(const hop_pipebench_config *cfg, FILE *out);
  * `valgrind --tool=callgrind` counts are reproducible; docs/pipeline.md "CPU per event").
  * |events| events of eventgen (seed cfg->seed, 1 when 0) go through three stages, each its
  * own function so callgrind reports it inclusively:
- *   codecbench_generate  hop_evgen_encode per event, as the executor calls it (the reported
- *                        time a fixed clock), framed cfg->batch to a body as the batcher does
+ *   codecbench_generate  hop_evgen_action_init per action and hop_evgen_action_encode per
+ *                        event, as the executor's reconcilers call them (the reported time a
+ *                        fixed clock), framed cfg->batch to a body as the batcher does
  *   codecbench_validate  hop_ev_validate over each body (the events-proxy)
  *   codecbench_decode    hop_ev_decode + hop_ev_batch_free over each body (the run-service)
  * then, outside the stages, every decoded row is checked against hop_evgen_key_of and its

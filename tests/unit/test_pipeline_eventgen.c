@@ -122,8 +122,9 @@ static uint64_t splitmix(uint64_t *x) {
   return z ^ (z >> 31);
 }
 
-/* The hand-written encoder against protoc-c's pack of the same messages: random seeds and
- * configs (every plan, 1 to 2^32-1 actions per run and projects, times before 1970 so
+/* The hand-written encoder (and the same with an action prepared once, its events in order
+ * or shuffled across the attempts) against protoc-c's pack of the same messages: random
+ * seeds and configs (every plan, 1 to 2^32-1 actions per run and projects, times before 1970 so
  * Timestamps get negative seconds and nanos), small and huge action indexes, every event,
  * reported times 0, +-1, INT64_MIN/MAX and random; then every buffer size around the length
  * (both refuse one byte short, both fit exactly). */
@@ -147,17 +148,26 @@ static void same_bytes_as_protoc(void **state) {
     for (int j = 0; j < 8; j++) {
       uint64_t r = splitmix(&rng);
       uint64_t a = j < 4 ? (uint64_t)(round * 8 + j) : r % 1000000000000ull;
-      for (unsigned sq = 0; sq < hop_evgen_action_events(&cfg, a); sq++) {
+      hop_evgen_action act; /* prepared once, its events asked in a shuffled order */
+      hop_evgen_action_init(&act, &cfg, a);
+      unsigned nev = hop_evgen_action_events(&cfg, a), start = (unsigned)(r >> 40) % nev;
+      assert_int_equal(act.nev, nev);
+      for (unsigned k = 0; k < nev; k++) {
+        unsigned sq = r >> 60 & 1 ? (start + k * 3) % nev : k; /* 3 is prime to 4 and 8 */
         int64_t rep = j < 7 ? fixed[j] : (int64_t)splitmix(&rng);
-        uint8_t fast[HOP_EVGEN_MAX_EVENT_BYTES], ref[HOP_EVGEN_MAX_EVENT_BYTES];
+        uint8_t fast[HOP_EVGEN_MAX_EVENT_BYTES], ref[HOP_EVGEN_MAX_EVENT_BYTES],
+            prep[HOP_EVGEN_MAX_EVENT_BYTES];
         int nf = hop_evgen_encode(&cfg, a, sq, rep, fast, sizeof fast);
         int nr = hop_evgen_encode_protoc(&cfg, a, sq, rep, ref, sizeof ref);
+        int np = hop_evgen_action_encode(&act, sq, rep, prep, sizeof prep);
         assert_true(nr > 0);
-        if (nf != nr || memcmp(fast, ref, (size_t)nr))
-          fail_msg("round %d action %llu event %u reported %lld: %d bytes, reference %d", round,
-                   (unsigned long long)a, sq, (long long)rep, nf, nr);
+        if (nf != nr || memcmp(fast, ref, (size_t)nr) || np != nr || memcmp(prep, ref, (size_t)nr))
+          fail_msg("round %d action %llu event %u reported %lld: %d / %d (prepared) bytes, "
+                   "reference %d", round, (unsigned long long)a, sq, (long long)rep, nf, np, nr);
         events++;
       }
+      uint8_t buf[HOP_EVGEN_MAX_EVENT_BYTES];
+      assert_int_equal(hop_evgen_action_encode(&act, nev, 0, buf, sizeof buf), -1);
     }
   }
   assert_true(events > 10000);
@@ -165,10 +175,13 @@ static void same_bytes_as_protoc(void **state) {
   hop_evgen_config_init(&cfg);
   uint8_t buf[HOP_EVGEN_MAX_EVENT_BYTES];
   int n = hop_evgen_encode_protoc(&cfg, 5, 1, 0, buf, sizeof buf);
+  hop_evgen_action act;
+  hop_evgen_action_init(&act, &cfg, 5);
   for (int cap = 0; cap <= n + 1; cap++) {
     int want = cap >= n ? n : -1;
     assert_int_equal(hop_evgen_encode(&cfg, 5, 1, 0, buf, (size_t)cap), want);
     assert_int_equal(hop_evgen_encode_protoc(&cfg, 5, 1, 0, buf, (size_t)cap), want);
+    assert_int_equal(hop_evgen_action_encode(&act, 1, 0, buf, (size_t)cap), want);
   }
 }
 
