@@ -507,8 +507,10 @@ static int wire_walk(wire_ctx *c, const uint8_t *p, size_t len,
     if (!f) {
       if (wt == 3 || wt == 4)
         return field_fail(c, NULL, -1, fn, "groups (wire type 3/4) are not supported");
-      const char *err = skip_value(p, len, &pos, wt, fn, (int)c->depth);
+      size_t q = pos; /* a copy: pos, whose address no call takes, stays in a register */
+      const char *err = skip_value(p, len, &q, wt, fn, (int)c->depth);
       if (err) return field_fail(c, NULL, -1, fn, err);
+      pos = q;
       continue;
     }
     long idx = -1;
