@@ -17,6 +17,7 @@
 #include "events/codec.h"
 #include "events/codec_priv.h"
 #include "events/eventgen.h"
+#include "../lib/utf8_ref.h"
 #include "flyteidl2/workflow/internal_run_service.pb-c.h"
 #include "flyteidl2/workflow/run_definition.pb-c.h"
 
@@ -25,27 +26,6 @@ static void check(int ok, const char *what) {
     fprintf(stderr, "fuzz_event_codec: %s\n", what);
     abort();
   }
-}
-
-static int ref_utf8_valid(const uint8_t *s, size_t n) {
-  for (size_t i = 0; i < n;) {
-    uint8_t c = s[i];
-    if (c < 0x80) {
-      i++;
-      continue;
-    }
-    size_t need = c >= 0xC2 && c <= 0xDF ? 1 : c >= 0xE0 && c <= 0xEF ? 2 : c >= 0xF0 && c <= 0xF4 ? 3 : 0;
-    if (!need || n - i - 1 < need) return 0;
-    uint32_t cp = c & (need == 1 ? 0x1F : need == 2 ? 0x0F : 0x07);
-    for (size_t k = 1; k <= need; k++) {
-      if ((s[i + k] & 0xC0) != 0x80) return 0;
-      cp = cp << 6 | (s[i + k] & 0x3F);
-    }
-    uint32_t min = need == 1 ? 0x80 : need == 2 ? 0x800 : 0x10000;
-    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
-    i += need + 1;
-  }
-  return 1;
 }
 
 static void tables_vs_generic(const uint8_t *data, size_t size,

@@ -17,6 +17,7 @@
 #include "events/codec.h"
 #include "events/codec_priv.h"
 #include "events/eventgen.h"
+#include "utf8_ref.h"
 /* start_time / end_time are deprecated in the proto; the tests still set them */
 #pragma GCC diagnostic ignored "-Wdeprecated-declarations"
 #include "flyteidl2/workflow/events_proxy_service.pb-c.h"
@@ -524,32 +525,7 @@ static void bad_varints(void **state) {
   expect_fail(bigfield, sizeof bigfield, "invalid field number 536870912");
 }
 
-/* ---- status responses and names ---- */
-
 /* ---- the fast paths against their references ---- */
-
-/* Go's utf8.Valid, one byte at a time: the definition hop_ev_utf8_valid's ASCII fast path
- * must agree with. */
-static int ref_utf8_valid(const uint8_t *s, size_t n) {
-  for (size_t i = 0; i < n;) {
-    uint8_t c = s[i];
-    if (c < 0x80) {
-      i++;
-      continue;
-    }
-    size_t need = c >= 0xC2 && c <= 0xDF ? 1 : c >= 0xE0 && c <= 0xEF ? 2 : c >= 0xF0 && c <= 0xF4 ? 3 : 0;
-    if (!need || n - i - 1 < need) return 0;
-    uint32_t cp = c & (need == 1 ? 0x1F : need == 2 ? 0x0F : 0x07);
-    for (size_t k = 1; k <= need; k++) {
-      if ((s[i + k] & 0xC0) != 0x80) return 0;
-      cp = cp << 6 | (s[i + k] & 0x3F);
-    }
-    uint32_t min = need == 1 ? 0x80 : need == 2 ? 0x800 : 0x10000;
-    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
-    i += need + 1;
-  }
-  return 1;
-}
 
 static uint64_t rnd(uint64_t *x) { /* xorshift64 */
   *x ^= *x << 13;
@@ -664,6 +640,8 @@ static void fast_paths_match_reference(void **state) {
   /* both outcomes were exercised, many times */
   assert_true(accepted > 1000 && refused > 1000);
 }
+
+/* ---- status responses and names ---- */
 
 static void status_and_names(void **state) {
   (void)state;
