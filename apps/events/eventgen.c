@@ -1,4 +1,5 @@
-/* Realistic ActionEvents, built and encoded with protoc-c from stack-allocated messages.
+/* Realistic ActionEvents, encoded by hand exactly as protoc-c packs them (the protoc-c
+ * encoder they started with is kept as the tests' reference, hop_evgen_encode_protoc).
  * Field values mimic what Flyte's executor fills in (see eventgen.h and flyte-event-hops.md
  * §2 and §5); every value derives from (seed, action, event index) through splitmix64. */
 #include "events/eventgen.h"

@@ -59,7 +59,8 @@ int hop_evgen_key_of(const hop_evgen_config *cfg, uint64_t action, unsigned seq,
 
 /* Encodes event |seq| of |action| into |buf| (|cap| bytes; 1024 always suffices), byte for
  * byte what protoc-c's pack of the same messages gives (hop_evgen_encode_protoc), written
- * by hand in one pass. |reported_unix_us| is the executor's observe time (0: derived from
+ * by hand back to front (hop_evgen_action_init + hop_evgen_action_encode: a caller with many
+ * events of one action should keep the hop_evgen_action). |reported_unix_us| is the executor's observe time (0: derived from
  * the plan, so the bytes are reproducible). Returns the length, or -1 (bad index, too small
  * a buffer; |buf| may then hold garbage). */
 int hop_evgen_encode(const hop_evgen_config *cfg, uint64_t action, unsigned seq,
@@ -87,8 +88,8 @@ int hop_evgen_action_encode(hop_evgen_action *a, unsigned seq, int64_t reported_
                             uint8_t *buf, size_t cap);
 
 /* The reference for the tests: the same event built as protoc-c messages (strings by
- * snprintf) and packed by protobuf_c_message_pack, as eventgen first encoded it; ~15x the
- * CPU of hop_evgen_encode. Same arguments and results. */
+ * snprintf) and packed by protobuf_c_message_pack, as eventgen first encoded it; about 15x the
+ * CPU of hop_evgen_action_encode (docs/pipeline.md, "CPU per event"). Same arguments and results. */
 int hop_evgen_encode_protoc(const hop_evgen_config *cfg, uint64_t action, unsigned seq,
                             int64_t reported_unix_us, uint8_t *buf, size_t cap);
 
