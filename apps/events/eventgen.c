@@ -7,6 +7,9 @@
 #include <stdio.h>
 #include <string.h>
 
+/* the reference encoder's *__INIT macros name deprecated fields (start_time, end_time,
+ * pod_name_prefix); clang warns on them, gcc does not */
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
 #include "flyteidl2/workflow/run_definition.pb-c.h"
 
 void hop_evgen_config_init(hop_evgen_config *cfg) {
