@@ -4,6 +4,7 @@
 #include "events/codec.h"
 
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,9 +50,44 @@ void hop_ev_path_pop(hop_ev_path *p, size_t old_len) {
   p->buf[old_len] = '\0';
 }
 
-int hop_ev_utf8_valid(const uint8_t *s, size_t n) {
+#define HI_BITS 0x8080808080808080ull
+
+/* The length of the ASCII prefix of |s|: 16 bytes a step, the tail as one overlapping load. */
+static size_t ascii_prefix(const uint8_t *s, size_t n) {
   size_t i = 0;
+  uint64_t a, b;
+  for (; i + 16 <= n; i += 16) {
+    memcpy(&a, s + i, 8);
+    memcpy(&b, s + i + 8, 8);
+    if ((a | b) & HI_BITS) return i;
+  }
+  if (i + 8 <= n) {
+    memcpy(&a, s + i, 8);
+    if (a & HI_BITS) return i;
+    i += 8;
+  }
+  if (i == n) return n;
+  if (n >= 8) { /* the last 8 bytes cover what is left */
+    memcpy(&a, s + n - 8, 8);
+    return a & HI_BITS ? i : n;
+  }
+  while (i < n && s[i] < 0x80) i++;
+  return i;
+}
+
+int hop_ev_utf8_valid(const uint8_t *s, size_t n) {
+  /* nearly every string on the request path is ASCII */
+  size_t i = ascii_prefix(s, n);
   while (i < n) {
+    /* ASCII between the multi-byte sequences: 8 bytes at a time */
+    if (n - i >= 8) {
+      uint64_t x;
+      memcpy(&x, s + i, 8);
+      if (!(x & HI_BITS)) {
+        i += 8;
+        continue;
+      }
+    }
     uint8_t c = s[i];
     if (c < 0x80) {
       i++;
@@ -107,7 +143,9 @@ int hop_ev_is_duration(const ProtobufCMessageDescriptor *d) {
 enum { RD_OK = 0, RD_TRUNC = -1, RD_OVERFLOW = -2 };
 
 /* A varint of at most 10 bytes whose 10th byte is 0 or 1 (protowire.ConsumeVarint). */
-static int rd_varint(const uint8_t *p, size_t len, size_t *pos, uint64_t *v, size_t *nbytes) {
+static inline __attribute__((always_inline)) int rd_varint_slow(const uint8_t *p, size_t len,
+                                                                 size_t *pos, uint64_t *v,
+                                                                 size_t *nbytes) {
   uint64_t x = 0;
   size_t i = *pos;
   for (unsigned k = 0; k < 10; k++) {
@@ -123,6 +161,21 @@ static int rd_varint(const uint8_t *p, size_t len, size_t *pos, uint64_t *v, siz
     }
   }
   return RD_OVERFLOW;
+}
+
+/* Most tags and lengths take one byte: that case first. Inlined whole, so the walk keeps its
+ * position in a register (a call taking its address kept it in memory). */
+static inline __attribute__((always_inline)) int rd_varint(const uint8_t *p, size_t len,
+                                                            size_t *pos, uint64_t *v,
+                                                            size_t *nbytes) {
+  size_t i = *pos;
+  if (i < len && p[i] < 0x80) {
+    *v = p[i];
+    *pos = i + 1;
+    if (nbytes) *nbytes = 1;
+    return RD_OK;
+  }
+  return rd_varint_slow(p, len, pos, v, nbytes);
 }
 
 static const char *rd_reason(int r) {
@@ -173,29 +226,6 @@ static const char *skip_value(const uint8_t *p, size_t len, size_t *pos, int wt,
   }
 }
 
-static int wire_type_ok(const ProtobufCFieldDescriptor *f, int wt) {
-  int packable = 1;
-  int want;
-  switch (f->type) {
-  case PROTOBUF_C_TYPE_INT32: case PROTOBUF_C_TYPE_SINT32: case PROTOBUF_C_TYPE_UINT32:
-  case PROTOBUF_C_TYPE_INT64: case PROTOBUF_C_TYPE_SINT64: case PROTOBUF_C_TYPE_UINT64:
-  case PROTOBUF_C_TYPE_BOOL: case PROTOBUF_C_TYPE_ENUM:
-    want = 0;
-    break;
-  case PROTOBUF_C_TYPE_FIXED32: case PROTOBUF_C_TYPE_SFIXED32: case PROTOBUF_C_TYPE_FLOAT:
-    want = 5;
-    break;
-  case PROTOBUF_C_TYPE_FIXED64: case PROTOBUF_C_TYPE_SFIXED64: case PROTOBUF_C_TYPE_DOUBLE:
-    want = 1;
-    break;
-  default: /* string, bytes, message */
-    want = 2, packable = 0;
-  }
-  if (wt == want) return 1;
-  /* repeated scalars may come packed (Go and protobuf-c accept both forms) */
-  return packable && wt == 2 && f->label == PROTOBUF_C_LABEL_REPEATED;
-}
-
 /* Packed repeated content: whole varints, or a multiple of the fixed width. */
 static int packed_ok(const ProtobufCFieldDescriptor *f, const uint8_t *p, size_t n) {
   size_t pos = 0;
@@ -212,9 +242,144 @@ static int packed_ok(const ProtobufCFieldDescriptor *f, const uint8_t *p, size_t
   }
 }
 
+/* The field descriptor of number |fn| (NULL: none): protoc-c's number ranges, read
+ * inline; the generic path, for numbers past the tables' (below). */
+static const ProtobufCFieldDescriptor *field_of(const ProtobufCMessageDescriptor *d,
+                                                uint64_t fn) {
+  const ProtobufCIntRange *r = d->field_ranges;
+  for (unsigned i = 0; i < d->n_field_ranges; i++) {
+    uint64_t start = (uint64_t)r[i].start_value;
+    if (fn < start) return NULL;
+    /* the ranges end with a sentinel whose orig_index is n_fields */
+    uint64_t count = r[i + 1].orig_index - r[i].orig_index;
+    if (fn - start < count) return &d->fields[r[i].orig_index + (fn - start)];
+  }
+  return NULL;
+}
+
+/* ---- wire tables: what the walk needs per field number, worked out once ----
+ * The walk runs for every field of every event on both hops; finding the field descriptor
+ * (protobuf_c_message_descriptor_get_field: a binary search, through a library call) and
+ * switching on its type for the wire type it needs cost more than the checks. A table per
+ * message type, indexed by field number, holds the descriptor, the wire type, what to check
+ * in the bytes and the nested message's table. Built once (pthread_once) for every message
+ * reachable from the roots, read only after; a message past WIRE_TABLES, or a field number
+ * past WIRE_DENSE, takes the generic path (the same checks, from the descriptor). */
+
+enum { K_SCALAR, K_PACKABLE, K_MSG, K_STR, K_BYTES };
+
+#define WIRE_DENSE 31  /* field numbers 1..31 have a slot (the subset goes to 16) */
+#define WIRE_TABLES 64 /* message types (proto/ has 26 in all) */
+
+typedef struct wire_msg wire_msg;
+
+typedef struct wire_field {
+  const ProtobufCFieldDescriptor *f; /* NULL: no field of this number */
+  const wire_msg *sub;               /* K_MSG: the nested type's table (NULL: generic) */
+  uint8_t want;                      /* the wire type it needs (2 also for K_PACKABLE) */
+  uint8_t kind;
+  uint8_t key_root; /* ActionEvent.id: the strings under it are row keys */
+  uint8_t repeated;
+  uint16_t fi; /* its index in the descriptor's fields (occurrence counters) */
+} wire_field;
+
+struct wire_msg {
+  const ProtobufCMessageDescriptor *d;
+  wire_field by_fn[WIRE_DENSE + 1]; /* [0] unused */
+};
+
+static void field_entry(wire_field *e, const ProtobufCMessageDescriptor *d,
+                        const ProtobufCFieldDescriptor *f) {
+  memset(e, 0, sizeof(*e));
+  e->f = f;
+  if (!f) return;
+  switch (f->type) {
+  case PROTOBUF_C_TYPE_INT32: case PROTOBUF_C_TYPE_SINT32: case PROTOBUF_C_TYPE_UINT32:
+  case PROTOBUF_C_TYPE_INT64: case PROTOBUF_C_TYPE_SINT64: case PROTOBUF_C_TYPE_UINT64:
+  case PROTOBUF_C_TYPE_BOOL: case PROTOBUF_C_TYPE_ENUM:
+    e->want = 0;
+    break;
+  case PROTOBUF_C_TYPE_FIXED32: case PROTOBUF_C_TYPE_SFIXED32: case PROTOBUF_C_TYPE_FLOAT:
+    e->want = 5;
+    break;
+  case PROTOBUF_C_TYPE_FIXED64: case PROTOBUF_C_TYPE_SFIXED64: case PROTOBUF_C_TYPE_DOUBLE:
+    e->want = 1;
+    break;
+  default: /* string, bytes, message */
+    e->want = 2;
+  }
+  if (f->type == PROTOBUF_C_TYPE_MESSAGE) e->kind = K_MSG;
+  else if (f->type == PROTOBUF_C_TYPE_STRING) e->kind = K_STR;
+  else if (f->type == PROTOBUF_C_TYPE_BYTES) e->kind = K_BYTES;
+  /* repeated scalars may come packed (Go and protobuf-c accept both forms) */
+  else e->kind = f->label == PROTOBUF_C_LABEL_REPEATED ? K_PACKABLE : K_SCALAR;
+  e->key_root = d == &flyteidl2__workflow__action_event__descriptor && f->id == 1;
+  e->repeated = f->label == PROTOBUF_C_LABEL_REPEATED;
+  size_t fi = (size_t)(f - d->fields);
+  e->fi = fi < 32 ? (uint16_t)fi : 32;
+}
+
+static wire_msg wire_tables[WIRE_TABLES];
+static size_t wire_ntables;
+static pthread_once_t wire_once = PTHREAD_ONCE_INIT;
+
+static const wire_msg *table_find(const ProtobufCMessageDescriptor *d) {
+  for (size_t i = 0; i < wire_ntables; i++)
+    if (wire_tables[i].d == d) return &wire_tables[i];
+  return NULL;
+}
+
+/* The table of |d|, built with those of every message it nests (a type is registered before
+ * its fields, so recursive types end). NULL when the tables are full. */
+static const wire_msg *table_build(const ProtobufCMessageDescriptor *d) {
+  const wire_msg *found = table_find(d);
+  if (found || wire_ntables == WIRE_TABLES) return found;
+  wire_msg *t = &wire_tables[wire_ntables++];
+  t->d = d;
+  for (uint64_t fn = 1; fn <= WIRE_DENSE; fn++) field_entry(&t->by_fn[fn], d, field_of(d, fn));
+  for (uint64_t fn = 1; fn <= WIRE_DENSE; fn++) {
+    wire_field *e = &t->by_fn[fn];
+    if (e->kind == K_MSG && e->f) e->sub = table_build(e->f->descriptor);
+  }
+  return t;
+}
+
+static void tables_init(void) {
+  table_build(&flyteidl2__workflow__action_event__descriptor);
+  table_build(&flyteidl2__workflow__record_action_events_response__descriptor);
+}
+
+/* The table of a root type (NULL: generic). */
+static const wire_msg *table_of(const ProtobufCMessageDescriptor *d) {
+  pthread_once(&wire_once, tables_init);
+  return table_find(d);
+}
+
+/* The keys of one ActionEvent (id.run.project / domain / name, id.name, attempt, phase,
+ * version, error_info.kind), picked up by the walk of hop_ev_decode as it checks them, with
+ * protobuf's rules (the last scalar wins, repeated occurrences of a message field merge).
+ * That replaced a second scan of every event (and, before it, a protoc-c unpack with a
+ * malloc per nested message); the golden and interop tests check that protoc-c reads the
+ * same values. */
+typedef struct ev_span {
+  const uint8_t *p;
+  size_t n;
+} ev_span;
+
+typedef struct ev_keys {
+  ev_span str[4]; /* project, domain, run name, action name */
+  uint32_t attempt, version;
+  int32_t phase, kind;
+  int has_error;
+} ev_keys;
+
+/* Where the walk is, for the keys: ActionEvent, its id, id.run, its error_info. */
+enum { ROLE_NONE, ROLE_EVENT, ROLE_ID, ROLE_RUN, ROLE_ERROR };
+
 /* The field path of the walk, kept as frames and formatted only when a check fails: the
  * walk runs for every field of every event, and formatting it eagerly cost more than the
- * checks themselves. */
+ * checks themselves. A frame is pushed only around a nested message; a failing field adds
+ * its own at the failure. */
 typedef struct wire_frame {
   const char *name; /* NULL: an unknown field, shown as "(field N)" */
   long idx;         /* >= 0: the occurrence of a repeated field */
@@ -226,6 +391,7 @@ typedef struct wire_ctx {
   size_t depth;
   char *err;
   size_t errlen;
+  ev_keys *keys; /* NULL: no keys wanted */
 } wire_ctx;
 
 static size_t frame_push(wire_ctx *c, const char *name, long idx, uint64_t fn) {
@@ -262,88 +428,183 @@ static int wire_fail(wire_ctx *c, const char *reason) {
   return -1;
 }
 
-/* |keys|: inside ActionEvent.id, whose strings become NUL-terminated row keys. */
+/* A failure in field |fn| (|f| NULL when unknown; |idx| its occurrence when repeated). */
+static int field_fail(wire_ctx *c, const ProtobufCFieldDescriptor *f, long idx, uint64_t fn,
+                      const char *reason) {
+  frame_push(c, f ? f->name : NULL, idx, fn);
+  return wire_fail(c, reason);
+}
+
+static void keep_scalar(ev_keys *k, int role, uint64_t fn, uint64_t v) {
+  if (role == ROLE_EVENT) {
+    if (fn == 2) k->attempt = (uint32_t)v;
+    else if (fn == 3) k->phase = (int32_t)v;
+    else if (fn == 4) k->version = (uint32_t)v;
+  } else if (role == ROLE_ERROR && fn == 2) {
+    k->kind = (int32_t)v;
+  }
+}
+
+static void keep_string(ev_keys *k, int role, uint64_t fn, const uint8_t *sub, size_t n) {
+  if (role == ROLE_RUN && fn >= 2 && fn <= 4) k->str[fn - 2] = (ev_span){sub, n};
+  else if (role == ROLE_ID && fn == 2) k->str[3] = (ev_span){sub, n};
+}
+
+/* The role of message field |fn| inside a message of role |role|. */
+static int sub_role(ev_keys *k, int role, uint64_t fn) {
+  if (role == ROLE_EVENT && fn == 1) return ROLE_ID;
+  if (role == ROLE_EVENT && fn == 8) {
+    k->has_error = 1;
+    return ROLE_ERROR;
+  }
+  if (role == ROLE_ID && fn == 1) return ROLE_RUN;
+  return ROLE_NONE;
+}
+
+/* |t|: the table of |d| (NULL: the generic path). |mode|: bit 0 set inside ActionEvent.id,
+ * whose strings become NUL-terminated row keys; above it the role, what c->keys wants from
+ * this message (ROLE_NONE: nothing). The nesting depth is c->depth (a frame per level). */
 static int wire_walk(wire_ctx *c, const uint8_t *p, size_t len,
-                     const ProtobufCMessageDescriptor *d, int depth, int keys) {
-  /* occurrence counters give repeated fields an index in error paths */
-  unsigned seen[32] = {0};
+                     const ProtobufCMessageDescriptor *d, const wire_msg *t, unsigned mode) {
+  /* occurrence counters give repeated fields an index in error paths; set on first use */
+  unsigned seen[32];
+  uint32_t seen_set = 0;
   size_t pos = 0;
-  if (depth > HOP_EV_MAX_DEPTH) return wire_fail(c, "nesting too deep");
+  int keys = (int)(mode & 1), role = (int)(mode >> 1);
+  if (c->depth > HOP_EV_MAX_DEPTH) return wire_fail(c, "nesting too deep");
   while (pos < len) {
-    uint64_t tag, v;
-    size_t nb = 0;
-    int r = rd_varint(p, len, &pos, &tag, &nb);
-    if (r) return wire_fail(c, rd_reason(r));
-    uint64_t fn = tag >> 3;
-    int wt = (int)(tag & 7);
-    if (fn == 0 || fn > MAX_FIELD_NUMBER) {
-      char m[64];
-      snprintf(m, sizeof m, "invalid field number %" PRIu64, fn);
-      return wire_fail(c, m);
-    }
-    /* protobuf-c reads tags and lengths of at most 5 bytes; longer (padded) ones are legal
-     * protobuf it cannot decode, so they are refused here with a clear reason */
-    if (nb > 5) return wire_fail(c, "tag varint longer than 5 bytes");
-    const ProtobufCFieldDescriptor *f = protobuf_c_message_descriptor_get_field(d, (unsigned)fn);
-    size_t old;
-    if (f) {
-      long idx = -1;
-      if (f->label == PROTOBUF_C_LABEL_REPEATED) {
-        size_t fi = (size_t)(f - d->fields);
-        idx = fi < 32 ? (long)seen[fi]++ : 0;
-      }
-      old = frame_push(c, f->name, idx, fn);
+    uint64_t fn, v;
+    size_t nb;
+    int wt, r;
+    if (p[pos] < 0x80) { /* a one-byte tag: fields 1 to 15 */
+      fn = p[pos] >> 3;
+      wt = p[pos++] & 7;
+      if (!fn) return wire_fail(c, "invalid field number 0");
     } else {
-      old = frame_push(c, NULL, -1, fn);
-    }
-    if (!f || wt != 2) {
-      if (f && !wire_type_ok(f, wt)) {
-        char m[48];
-        snprintf(m, sizeof m, "wrong wire type %d", wt);
+      uint64_t tag;
+      r = rd_varint_slow(p, len, &pos, &tag, &nb);
+      if (r) return wire_fail(c, rd_reason(r));
+      fn = tag >> 3;
+      wt = (int)(tag & 7);
+      if (fn == 0 || fn > MAX_FIELD_NUMBER) {
+        char m[64];
+        snprintf(m, sizeof m, "invalid field number %" PRIu64, fn);
         return wire_fail(c, m);
       }
-      if (!f && (wt == 3 || wt == 4))
-        return wire_fail(c, "groups (wire type 3/4) are not supported");
-      const char *e = skip_value(p, len, &pos, wt, fn, depth);
-      if (e) return wire_fail(c, e);
-      frame_pop(c, old);
+      /* protobuf-c reads tags and lengths of at most 5 bytes; longer (padded) ones are legal
+       * protobuf it cannot decode, so they are refused here with a clear reason */
+      if (nb > 5) return wire_fail(c, "tag varint longer than 5 bytes");
+    }
+    wire_field tmp;
+    const wire_field *e;
+    if (t && fn <= WIRE_DENSE) {
+      e = &t->by_fn[fn];
+    } else {
+      field_entry(&tmp, d, field_of(d, fn));
+      e = &tmp;
+    }
+    const ProtobufCFieldDescriptor *f = e->f;
+    if (!f) {
+      if (wt == 3 || wt == 4)
+        return field_fail(c, NULL, -1, fn, "groups (wire type 3/4) are not supported");
+      size_t q = pos; /* a copy: pos, whose address no call takes, stays in a register */
+      const char *err = skip_value(p, len, &q, wt, fn, (int)c->depth);
+      if (err) return field_fail(c, NULL, -1, fn, err);
+      pos = q;
+      continue;
+    }
+    long idx = -1;
+    if (e->repeated) {
+      unsigned fi = e->fi;
+      if (fi < 32) {
+        if (!(seen_set & (1u << fi))) seen_set |= 1u << fi, seen[fi] = 0;
+        idx = (long)seen[fi]++;
+      } else {
+        idx = 0;
+      }
+    }
+    if (wt != 2) {
+      if (wt != e->want) {
+        char m[48];
+        snprintf(m, sizeof m, "wrong wire type %d", wt);
+        return field_fail(c, f, idx, fn, m);
+      }
+      if (wt == 0) {
+        r = rd_varint(p, len, &pos, &v, NULL);
+        if (r) return field_fail(c, f, idx, fn, rd_reason(r));
+        if (role) keep_scalar(c->keys, role, fn, v);
+      } else { /* 1 or 5 */
+        size_t w = wt == 1 ? 8 : 4;
+        if (len - pos < w) return field_fail(c, f, idx, fn, "truncated message");
+        pos += w;
+      }
       continue;
     }
     r = rd_varint(p, len, &pos, &v, &nb);
-    if (r) return wire_fail(c, rd_reason(r));
-    if (nb > 5) return wire_fail(c, "length varint longer than 5 bytes");
+    if (r) return field_fail(c, f, idx, fn, rd_reason(r));
+    if (nb > 5) return field_fail(c, f, idx, fn, "length varint longer than 5 bytes");
     if (v > len - pos) {
       char m[96];
       snprintf(m, sizeof m, "truncated message (length %" PRIu64 ", %zu bytes left)", v,
                len - pos);
-      return wire_fail(c, m);
+      return field_fail(c, f, idx, fn, m);
     }
     const uint8_t *sub = p + pos;
     size_t n = (size_t)v;
     pos += n;
-    if (!wire_type_ok(f, wt)) {
-      return wire_fail(c, "wrong wire type 2");
-    } else if (f->type == PROTOBUF_C_TYPE_MESSAGE) {
-      int k = keys || (d == &flyteidl2__workflow__action_event__descriptor && f->id == 1);
-      if (wire_walk(c, sub, n, f->descriptor, depth + 1, k)) return -1;
-    } else if (f->type == PROTOBUF_C_TYPE_STRING) {
-      if (!hop_ev_utf8_valid(sub, n)) return wire_fail(c, "invalid UTF-8");
-      if (keys && memchr(sub, 0, n)) return wire_fail(c, "NUL byte in a key string");
-    } else if (f->type != PROTOBUF_C_TYPE_BYTES) {
-      if (!packed_ok(f, sub, n)) return wire_fail(c, "bad packed repeated field");
+    switch (e->kind) {
+    case K_MSG: {
+      int sr = role ? sub_role(c->keys, role, fn) : ROLE_NONE;
+      size_t old = frame_push(c, f->name, idx, fn);
+      if (wire_walk(c, sub, n, f->descriptor, e->sub,
+                    (unsigned)(keys || e->key_root) | (unsigned)sr << 1))
+        return -1;
+      frame_pop(c, old);
+      break;
     }
-    frame_pop(c, old);
+    case K_STR:
+      if (!hop_ev_utf8_valid(sub, n)) return field_fail(c, f, idx, fn, "invalid UTF-8");
+      if (keys && memchr(sub, 0, n)) return field_fail(c, f, idx, fn, "NUL byte in a key string");
+      if (role) keep_string(c->keys, role, fn, sub, n);
+      break;
+    case K_BYTES:
+      break;
+    case K_PACKABLE:
+      if (!packed_ok(f, sub, n)) return field_fail(c, f, idx, fn, "bad packed repeated field");
+      break;
+    default: /* a scalar that cannot be packed */
+      return field_fail(c, f, idx, fn, "wrong wire type 2");
+    }
   }
   return 0;
 }
 
-int hop_ev_wire_check(const uint8_t *buf, size_t len, const ProtobufCMessageDescriptor *desc,
-                      char *err, size_t errlen) {
+static int wire_check(const uint8_t *buf, size_t len, const ProtobufCMessageDescriptor *desc,
+                      const wire_msg *t, ev_keys *k, char *err, size_t errlen) {
   wire_ctx c;
   c.depth = 0;
   c.err = err;
   c.errlen = errlen;
-  return wire_walk(&c, buf ? buf : (const uint8_t *)"", len, desc, 0, 0);
+  c.keys = k;
+  if (k) memset(k, 0, sizeof(*k));
+  return wire_walk(&c, buf ? buf : (const uint8_t *)"", len, desc, t,
+                   k ? ROLE_EVENT << 1 : ROLE_NONE);
+}
+
+int hop_ev_wire_check(const uint8_t *buf, size_t len, const ProtobufCMessageDescriptor *desc,
+                      char *err, size_t errlen) {
+  return wire_check(buf, len, desc, table_of(desc), NULL, err, errlen);
+}
+
+int hop_ev_wire_check_generic(const uint8_t *buf, size_t len,
+                              const ProtobufCMessageDescriptor *desc, char *err, size_t errlen) {
+  return wire_check(buf, len, desc, NULL, NULL, err, errlen);
+}
+
+/* The wire check of one ActionEvent, with its keys into |k| when not NULL. */
+static int check_event(const uint8_t *ev, size_t len, const wire_msg *t, ev_keys *k, char *err,
+                       size_t errlen) {
+  return wire_check(ev, len, &flyteidl2__workflow__action_event__descriptor, t, k, err, errlen);
 }
 
 size_t hop_ev_elem_size(ProtobufCType t) {
@@ -424,98 +685,6 @@ static char *put_str(char **cur, char *end, const char *s) {
   return r;
 }
 
-/* ---- the row's keys, read from bytes the wire check accepted ----
- * hop_ev_wire_check has already proven every tag, length and varint in bounds, every known
- * field of the right wire type and no groups, so this reader only picks values out: the
- * key fields of ActionEvent (id.run.project / domain / name, id.name, attempt, phase,
- * version, error_info.kind), with protobuf's rules (the last scalar wins, repeated
- * occurrences of a message field merge). It replaces a protoc-c unpack per event on the
- * request path, which cost a malloc per nested message; the golden and interop tests check
- * that both read the same values. */
-
-typedef struct ev_span {
-  const uint8_t *p;
-  size_t n;
-} ev_span;
-
-typedef struct ev_keys {
-  ev_span str[4]; /* project, domain, run name, action name */
-  uint32_t attempt, version;
-  int32_t phase, kind;
-  int has_error;
-} ev_keys;
-
-/* Calls back for every field of a checked message: |v| is the varint (wire type 0) or the
- * fixed value, |sub| the bytes of a length-delimited one. */
-typedef void (*field_fn)(ev_keys *k, uint64_t fn, int wt, uint64_t v, const uint8_t *sub,
-                         size_t n);
-
-static void scan_fields(const uint8_t *p, size_t len, ev_keys *k, field_fn fn_cb) {
-  size_t pos = 0;
-  while (pos < len) {
-    uint64_t tag, v = 0;
-    if (rd_varint(p, len, &pos, &tag, NULL)) return;
-    int wt = (int)(tag & 7);
-    const uint8_t *sub = NULL;
-    size_t n = 0;
-    if (wt == 0) {
-      if (rd_varint(p, len, &pos, &v, NULL)) return;
-    } else if (wt == 1 || wt == 5) {
-      n = wt == 1 ? 8 : 4;
-      if (len - pos < n) return;
-      pos += n;
-      n = 0;
-    } else if (wt == 2) {
-      if (rd_varint(p, len, &pos, &v, NULL) || v > len - pos) return;
-      sub = p + pos;
-      n = (size_t)v;
-      pos += n;
-    } else {
-      return; /* groups: refused by the wire check */
-    }
-    fn_cb(k, tag >> 3, wt, v, sub, n);
-  }
-}
-
-static void on_run_field(ev_keys *k, uint64_t fn, int wt, uint64_t v, const uint8_t *sub,
-                         size_t n) {
-  if (wt == 2 && fn >= 2 && fn <= 4) k->str[fn - 2] = (ev_span){sub, n}; /* project, domain, name */
-}
-
-static void on_id_field(ev_keys *k, uint64_t fn, int wt, uint64_t v, const uint8_t *sub,
-                        size_t n) {
-  if (wt != 2) return;
-  if (fn == 1) scan_fields(sub, n, k, on_run_field);
-  else if (fn == 2) k->str[3] = (ev_span){sub, n};
-}
-
-static void on_error_field(ev_keys *k, uint64_t fn, int wt, uint64_t v, const uint8_t *sub,
-                           size_t n) {
-  if (fn == 2 && wt == 0) k->kind = (int32_t)v;
-}
-
-static void on_event_field(ev_keys *k, uint64_t fn, int wt, uint64_t v, const uint8_t *sub,
-                           size_t n) {
-  switch (fn) {
-  case 1: if (wt == 2) scan_fields(sub, n, k, on_id_field); break;
-  case 2: if (wt == 0) k->attempt = (uint32_t)v; break;
-  case 3: if (wt == 0) k->phase = (int32_t)v; break;
-  case 4: if (wt == 0) k->version = (uint32_t)v; break;
-  case 8:
-    if (wt == 2) {
-      k->has_error = 1;
-      scan_fields(sub, n, k, on_error_field);
-    }
-    break;
-  default: break;
-  }
-}
-
-static void read_keys(const uint8_t *ev, size_t len, ev_keys *k) {
-  memset(k, 0, sizeof(*k));
-  scan_fields(ev, len, k, on_event_field);
-}
-
 /* A span as a NUL-terminated string in the batch's memory (key strings hold no NUL: the
  * wire check refused them). */
 static char *put_span(char **cur, char *end, const ev_span *s) {
@@ -562,6 +731,7 @@ int hop_ev_decode(const uint8_t *body, size_t len, size_t max_events, hop_ev_bat
   hop_ev_row *rows = (hop_ev_row *)mem;
   char *cur = mem + n * sizeof(hop_ev_row), *end = mem + memsz;
   char sub[256];
+  const wire_msg *t = table_of(&flyteidl2__workflow__action_event__descriptor);
   pos = 0;
   for (size_t i = 0; i < n; i++) {
     r = next_event(body, len, &pos, &ev, &evlen, err, errlen);
@@ -569,13 +739,11 @@ int hop_ev_decode(const uint8_t *body, size_t len, size_t max_events, hop_ev_bat
       seterr(err, errlen, "event %zu: internal scan mismatch", i);
       goto fail;
     }
-    if (hop_ev_wire_check(ev, evlen, &flyteidl2__workflow__action_event__descriptor, sub,
-                          sizeof sub)) {
+    ev_keys k;
+    if (check_event(ev, evlen, t, &k, sub, sizeof sub)) {
       seterr(err, errlen, "event %zu: %s", i, sub);
       goto fail;
     }
-    ev_keys k;
-    read_keys(ev, evlen, &k);
     hop_ev_row *row = &rows[i];
     row->project = put_span(&cur, end, &k.str[0]);
     row->domain = put_span(&cur, end, &k.str[1]);
@@ -618,6 +786,7 @@ int hop_ev_validate(const uint8_t *body, size_t len, size_t max_events, size_t *
   size_t evlen, pos = 0, n = 0;
   int r;
   char sub[256];
+  const wire_msg *t = table_of(&flyteidl2__workflow__action_event__descriptor);
   *nevents = 0;
   if (!body) len = 0;
   while ((r = next_event(body, len, &pos, &ev, &evlen, err, errlen)) == 1) {
@@ -625,8 +794,7 @@ int hop_ev_validate(const uint8_t *body, size_t len, size_t max_events, size_t *
       seterr(err, errlen, "too many events (more than %zu)", max_events);
       return -1;
     }
-    if (hop_ev_wire_check(ev, evlen, &flyteidl2__workflow__action_event__descriptor, sub,
-                          sizeof sub)) {
+    if (check_event(ev, evlen, t, NULL, sub, sizeof sub)) {
       seterr(err, errlen, "event %zu: %s", n, sub);
       return -1;
     }

@@ -6,7 +6,8 @@
  * body that decodes as one is forwarded unchanged as the other, and each event's bytes are
  * kept exactly as received (unknown fields included) to be stored as `info`.
  *
- * Threads: every function is reentrant; nothing is shared. */
+ * Threads: every function is reentrant; the only shared state is the wire check's per-type
+ * tables, built once under pthread_once and read only after. */
 #ifndef HOP_APPS_EVENTS_CODEC_H
 #define HOP_APPS_EVENTS_CODEC_H
 

@@ -39,9 +39,15 @@ int hop_ev_utf8_valid(const uint8_t *s, size_t n);
  * 32-bit arithmetic), and valid UTF-8 in every string field. The UTF-8 check runs here on
  * the exact wire bytes, not on protoc-c's NUL-terminated copies, which would hide whatever
  * follows an embedded NUL. ActionEvent.id's strings (the row keys) must also be NUL-free.
- * Returns 0, or -1 with "path: reason" in |err|. */
+ * Returns 0, or -1 with "path: reason" in |err|. The walk reads per-type tables built once
+ * (the first call builds them under pthread_once). */
 int hop_ev_wire_check(const uint8_t *buf, size_t len, const ProtobufCMessageDescriptor *desc,
                       char *err, size_t errlen);
+/* The same check without the tables, every field looked up in the descriptor: the path
+ * for types and field numbers past the tables, and the reference the tests and the fuzz
+ * target compare hop_ev_wire_check with (same result, same message). */
+int hop_ev_wire_check_generic(const uint8_t *buf, size_t len,
+                              const ProtobufCMessageDescriptor *desc, char *err, size_t errlen);
 
 /* protoc's default json_name: underscores dropped, the letter after each one upper-cased.
  * Writes at most |cap| - 1 bytes plus NUL. */

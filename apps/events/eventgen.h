@@ -57,11 +57,41 @@ unsigned hop_evgen_action_events(const hop_evgen_config *cfg, uint64_t action);
 int hop_evgen_key_of(const hop_evgen_config *cfg, uint64_t action, unsigned seq,
                      hop_evgen_key *out);
 
-/* Encodes event |seq| of |action| with protoc-c into |buf| (|cap| bytes; 1024 always
- * suffices). |reported_unix_us| is the executor's observe time (0: derived from the plan, so
- * the bytes are reproducible). Returns the length, or -1 (bad index, too small a buffer). */
+/* Encodes event |seq| of |action| into |buf| (|cap| bytes; 1024 always suffices), byte for
+ * byte what protoc-c's pack of the same messages gives (hop_evgen_encode_protoc), written
+ * by hand back to front (hop_evgen_action_init + hop_evgen_action_encode: a caller with many
+ * events of one action should keep the hop_evgen_action). |reported_unix_us| is the executor's observe time (0: derived from
+ * the plan, so the bytes are reproducible). Returns the length, or -1 (bad index, too small
+ * a buffer; |buf| may then hold garbage). */
 int hop_evgen_encode(const hop_evgen_config *cfg, uint64_t action, unsigned seq,
                      int64_t reported_unix_us, uint8_t *buf, size_t cap);
+
+/* One action's events, prepared once: the parts that do not change from one phase to the
+ * next (the identifier, the log links and context, the output references, rebuilt once when
+ * a failed action is retried as attempt 2) are kept encoded, so an event costs a copy and
+ * the fields that change. The executor keeps one per reconciler. Caller-allocated (about
+ * 1.1 KB); the fields are internal. Not shared: one thread at a time. */
+typedef struct hop_evgen_action {
+  uint64_t action, h, run;
+  int64_t start_us;
+  unsigned plan, nev, proj, name_idx, seed_hex;
+  uint32_t parts_attempt; /* the attempt the parts are built for; 0: none */
+  uint16_t id_len, logs_len, outs_len;
+  uint8_t id[128], logs[640], outs[256]; /* fit the longest keys (30-char run names) */
+} hop_evgen_action;
+
+void hop_evgen_action_init(hop_evgen_action *a, const hop_evgen_config *cfg, uint64_t action);
+
+/* hop_evgen_encode(cfg, a's action, seq, ...) byte for byte, from the prepared parts (built
+ * here on first use and when the attempt changes, so |a| is written). */
+int hop_evgen_action_encode(hop_evgen_action *a, unsigned seq, int64_t reported_unix_us,
+                            uint8_t *buf, size_t cap);
+
+/* The reference for the tests: the same event built as protoc-c messages (strings by
+ * snprintf) and packed by protobuf_c_message_pack, as eventgen first encoded it; about 15x the
+ * CPU of hop_evgen_action_encode (docs/pipeline.md, "CPU per event"). Same arguments and results. */
+int hop_evgen_encode_protoc(const hop_evgen_config *cfg, uint64_t action, unsigned seq,
+                            int64_t reported_unix_us, uint8_t *buf, size_t cap);
 
 #ifdef __cplusplus
 }

@@ -81,6 +81,7 @@ typedef struct rec {
   exec *x;
   uint64_t action;
   unsigned seq, nev;
+  hop_evgen_action gen; /* the action, prepared once for its events */
   uint32_t tries;
   uint64_t t0_us;
   uint64_t rng;
@@ -146,15 +147,15 @@ static int take_action(exec *x, rec *r) {
   if (a >= x->cfg.actions) return 0;
   r->action = a;
   r->seq = 0;
-  r->nev = hop_evgen_action_events(&x->cfg.gen, a);
+  hop_evgen_action_init(&r->gen, &x->cfg.gen, a);
+  r->nev = r->gen.nev;
   return 1;
 }
 
 /* Encodes the current event; with --no-batch frames it as a RecordRequest of one. */
 static int encode_current(exec *x, rec *r) {
   uint8_t *dst = x->cfg.no_batch ? r->buf + 3 : r->buf;
-  int n = hop_evgen_encode(&x->cfg.gen, r->action, r->seq, unix_us(), dst,
-                           HOP_EVGEN_MAX_EVENT_BYTES);
+  int n = hop_evgen_action_encode(&r->gen, r->seq, unix_us(), dst, HOP_EVGEN_MAX_EVENT_BYTES);
   if (n < 0) return -1;
   note_size(x, (unsigned)n);
   r->tries = 0;

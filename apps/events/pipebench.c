@@ -411,3 +411,192 @@ int hop_pipebench_run(const hop_pipebench_config *cfg, FILE *out) {
   rmdir(tmpdir);
   return failed ? 1 : 0;
 }
+
+/* ---- --mode codec: CPU per event of eventgen and the codec (see pipebench.h) ---- */
+
+typedef struct cb_state {
+  hop_evgen_config gen;
+  unsigned batch;
+  uint64_t action; /* the next event: event |seq| of |action| */
+  unsigned seq, nev;
+  hop_evgen_action act; /* |action|, prepared as the executor's reconciler holds it */
+  uint64_t clock_us; /* the executor's observe time, advanced 1 ms per event */
+  uint8_t *slot;     /* one encoded event, as the executor's reconciler holds it */
+  uint8_t *body;     /* a request of |batch| framed events */
+  size_t *off, *lens; /* each event's offset and length in |body| */
+  uint64_t *actions;  /* each event's action and index, for the check */
+  unsigned *seqs;
+  size_t body_len, n;
+  hop_ev_batch decoded;
+  size_t validated;
+  int failed;
+  char err[256];
+} cb_state;
+
+static double cb_now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* The next |want| events, framed as the batcher frames them (0x0a, varint length, bytes). */
+__attribute__((noinline)) static void codecbench_generate(cb_state *s, size_t want) {
+  size_t off = 0;
+  s->n = 0;
+  while (s->n < want) {
+    if (s->seq == s->nev) {
+      s->action++;
+      s->seq = 0;
+      hop_evgen_action_init(&s->act, &s->gen, s->action);
+      s->nev = s->act.nev;
+    }
+    int len = hop_evgen_action_encode(&s->act, s->seq, (int64_t)s->clock_us, s->slot,
+                                      HOP_EVGEN_MAX_EVENT_BYTES);
+    s->clock_us += 1000;
+    if (len < 0) {
+      s->failed = 1;
+      snprintf(s->err, sizeof s->err, "hop_evgen_encode(action %llu, event %u) failed",
+               (unsigned long long)s->action, s->seq);
+      return;
+    }
+    s->body[off++] = 0x0a;
+    size_t l = (size_t)len;
+    while (l >= 0x80) {
+      s->body[off++] = (uint8_t)(l | 0x80);
+      l >>= 7;
+    }
+    s->body[off++] = (uint8_t)l;
+    memcpy(s->body + off, s->slot, (size_t)len);
+    s->off[s->n] = off;
+    s->lens[s->n] = (size_t)len;
+    off += (size_t)len;
+    s->actions[s->n] = s->action;
+    s->seqs[s->n] = s->seq;
+    s->seq++;
+    s->n++;
+  }
+  s->body_len = off;
+}
+
+__attribute__((noinline)) static void codecbench_validate(cb_state *s) {
+  if (hop_ev_validate(s->body, s->body_len, 0, &s->validated, s->err, sizeof s->err))
+    s->failed = 1;
+}
+
+__attribute__((noinline)) static void codecbench_decode(cb_state *s) {
+  if (hop_ev_decode(s->body, s->body_len, 0, &s->decoded, s->err, sizeof s->err)) {
+    s->failed = 1;
+    return;
+  }
+  /* checked outside the stage: the rows are kept until codecbench_check frees them */
+}
+
+static int str_is(const char *a, const char *b) { return a && b && !strcmp(a, b); }
+
+/* Not a stage: the decoded rows against the generator's keys and bytes. */
+static void codecbench_check(cb_state *s) {
+  if (!s->failed && s->validated != s->n) {
+    snprintf(s->err, sizeof s->err, "validate counted %zu events, want %zu", s->validated, s->n);
+    s->failed = 1;
+  }
+  if (!s->failed && s->decoded.n != s->n) {
+    snprintf(s->err, sizeof s->err, "decode gave %zu rows, want %zu", s->decoded.n, s->n);
+    s->failed = 1;
+  }
+  for (size_t i = 0; !s->failed && i < s->n; i++) {
+    const hop_ev_row *r = &s->decoded.rows[i];
+    hop_evgen_key kk, *k = &kk;
+    if (hop_evgen_key_of(&s->gen, s->actions[i], s->seqs[i], k)) {
+      snprintf(s->err, sizeof s->err, "hop_evgen_key_of failed for row %zu", i);
+      s->failed = 1;
+      break;
+    }
+    const char *kind = k->error_kind >= 0 ? hop_ev_error_kind_name(k->error_kind) : NULL;
+    if (!str_is(r->project, k->project) || !str_is(r->domain, k->domain) ||
+        !str_is(r->run_name, k->run_name) || !str_is(r->name, k->name) ||
+        r->attempt != k->attempt || r->phase != k->phase || r->version != k->version ||
+        (kind ? !str_is(r->error_kind, kind) : r->error_kind != NULL) ||
+        r->info != s->body + s->off[i] || r->info_len != s->lens[i]) {
+      snprintf(s->err, sizeof s->err, "row %zu does not match the generator's key or bytes", i);
+      s->failed = 1;
+    }
+  }
+  hop_ev_batch_free(&s->decoded);
+}
+
+int hop_pipebench_codec(const hop_pipebench_config *cfg, uint64_t events, FILE *out) {
+  cb_state s;
+  memset(&s, 0, sizeof s);
+  hop_evgen_config_init(&s.gen);
+  if (cfg->seed) s.gen.seed = cfg->seed;
+  s.batch = cfg->batch ? cfg->batch : 400;
+  s.clock_us = (uint64_t)s.gen.base_unix_s * 1000000u;
+  hop_evgen_action_init(&s.act, &s.gen, 0);
+  s.nev = s.act.nev;
+  s.slot = malloc(HOP_EVGEN_MAX_EVENT_BYTES);
+  s.body = malloc((size_t)s.batch * (HOP_EVGEN_MAX_EVENT_BYTES + 3));
+  s.off = calloc(s.batch, sizeof *s.off);
+  s.lens = calloc(s.batch, sizeof *s.lens);
+  s.actions = calloc(s.batch, sizeof *s.actions);
+  s.seqs = calloc(s.batch, sizeof *s.seqs);
+  int rv = 0;
+  if (!s.slot || !s.body || !s.off || !s.lens || !s.actions || !s.seqs) {
+    fprintf(stderr, "hopwire pipeline-bench: out of memory\n");
+    rv = -1;
+    goto out;
+  }
+  double t_gen = 0, t_val = 0, t_dec = 0;
+  uint64_t digest = 0xcbf29ce484222325ull, bytes = 0, done = 0; /* FNV-1a 64 */
+  while (done < events && !s.failed) {
+    size_t want = events - done < s.batch ? (size_t)(events - done) : s.batch;
+    double t0 = cb_now_s();
+    codecbench_generate(&s, want);
+    double t1 = cb_now_s();
+    if (s.failed) break;
+    codecbench_validate(&s);
+    double t2 = cb_now_s();
+    if (s.failed) break;
+    codecbench_decode(&s);
+    double t3 = cb_now_s();
+    codecbench_check(&s);
+    t_gen += t1 - t0;
+    t_val += t2 - t1;
+    t_dec += t3 - t2;
+    for (size_t i = 0; i < s.body_len; i++) digest = (digest ^ s.body[i]) * 0x100000001b3ull;
+    bytes += s.body_len;
+    done += s.n;
+  }
+  if (s.failed) {
+    fprintf(stderr, "hopwire pipeline-bench: codec: %s\n", s.err);
+    rv = 1;
+    goto out;
+  }
+  double per = done ? 1e9 / (double)done : 0;
+  if (cfg->json)
+    fprintf(out,
+            "{\"mode\":\"codec\",\"events\":%llu,\"batch\":%u,\"seed\":%llu,\"body_bytes\":%llu,"
+            "\"digest\":\"%016llx\",\"generate_ns\":%.1f,\"validate_ns\":%.1f,"
+            "\"decode_ns\":%.1f}\n",
+            (unsigned long long)done, s.batch, (unsigned long long)s.gen.seed,
+            (unsigned long long)bytes, (unsigned long long)digest, t_gen * per, t_val * per,
+            t_dec * per);
+  else
+    fprintf(out,
+            "hopwire pipeline-bench --mode codec: %llu events (seed %llu) in %u-event bodies, "
+            "%llu bytes, digest %016llx\n"
+            "  generate+encode %8.1f ns/event\n"
+            "  validate        %8.1f ns/event\n"
+            "  decode          %8.1f ns/event\n",
+            (unsigned long long)done, (unsigned long long)s.gen.seed, s.batch,
+            (unsigned long long)bytes, (unsigned long long)digest, t_gen * per, t_val * per,
+            t_dec * per);
+out:
+  hop_ev_batch_free(&s.decoded);
+  free(s.slot);
+  free(s.body);
+  free(s.off);
+  free(s.lens);
+  free(s.actions);
+  free(s.seqs);
+  return rv;
+}

@@ -38,4 +38,18 @@ void hop_pipebench_config_init(hop_pipebench_config *cfg);
 /* Returns 0, 1 when a mode saw errors, -1 when it could not run (named on stderr). */
 int hop_pipebench_run(const hop_pipebench_config *cfg, FILE *out);
 
+/* --mode codec: CPU per event of the codec alone, one thread, no network, deterministic (so
+ * `valgrind --tool=callgrind` counts are reproducible; docs/pipeline.md "CPU per event").
+ * |events| events of eventgen (seed cfg->seed, 1 when 0) go through three stages, each its
+ * own function so callgrind reports it inclusively:
+ *   codecbench_generate  hop_evgen_action_init per action and hop_evgen_action_encode per
+ *                        event, as the executor's reconcilers call them (the reported time a
+ *                        fixed clock), framed cfg->batch to a body as the batcher does
+ *   codecbench_validate  hop_ev_validate over each body (the events-proxy)
+ *   codecbench_decode    hop_ev_decode + hop_ev_batch_free over each body (the run-service)
+ * then, outside the stages, every decoded row is checked against hop_evgen_key_of and its
+ * bytes. Prints ns per event per stage and an FNV-1a digest of every body (equal digests:
+ * byte-identical events). Returns 0, 1 on a check failure, -1 when out of memory. */
+int hop_pipebench_codec(const hop_pipebench_config *cfg, uint64_t events, FILE *out);
+
 #endif

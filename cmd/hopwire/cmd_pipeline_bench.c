@@ -21,6 +21,14 @@ static void usage(FILE *f) {
           "and prints events stored per second, commits per second, p50/p99 call latency, the\n"
           "dials on the proxy -> run-service hop and CPU (bench / services).\n"
           "\n"
+          "hopwire pipeline-bench --mode codec [--events N] [--batch N] [--seed N] [--json]\n"
+          "instead measures CPU per event of the codec alone, one thread, no network and no\n"
+          "clock in the data, so `valgrind --tool=callgrind` counts are reproducible: N events\n"
+          "(default 20000, seed 1) generated and encoded as the executor does, framed into\n"
+          "--batch-event request bodies, then hop_ev_validate (events-proxy) and hop_ev_decode\n"
+          "(run-service) over each body; prints ns per event per stage and a digest of the\n"
+          "bytes (docs/pipeline.md, \"CPU per event\").\n"
+          "\n"
           "options:\n"
           "  --store STORE     sqlite:PATH (PATH-MODE per mode) or postgres://...; default a\n"
           "                    temp SQLite file per mode\n"
@@ -32,6 +40,7 @@ static void usage(FILE *f) {
           "  --seed N          event generator seed (default: from the clock)\n"
           "  --json            one JSON object per mode per line\n"
           "  --verbose         show the services' stderr\n"
+          "  --mode codec      the codec alone (above); --events N events (default 20000)\n"
           "  --help            this text\n");
 }
 
@@ -44,6 +53,8 @@ int hop_cmd_pipeline_bench(int argc, char **argv) {
     return 1;
   }
   cfg.exe = exe;
+  int codec = 0;
+  uint64_t events = 20000;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -73,6 +84,8 @@ int hop_cmd_pipeline_bench(int argc, char **argv) {
     else if (!strcmp(a, "--duration")) bad = hop_cli_dur_ms(v, &cfg.duration_ms) || !cfg.duration_ms;
     else if (!strcmp(a, "--writers")) bad = hop_cli_u64(v, &n) || !n || n > 64 || !(cfg.writers = (unsigned)n);
     else if (!strcmp(a, "--seed")) bad = hop_cli_u64(v, &cfg.seed) || !cfg.seed;
+    else if (!strcmp(a, "--mode")) bad = strcmp(v, "codec") || !(codec = 1);
+    else if (!strcmp(a, "--events")) bad = hop_cli_u64(v, &events) || !events;
     else if (!strcmp(a, "--modes")) {
       static const char *const names[] = {"ceiling", "gc-on", "gc-off", "proxy"};
       cfg.modes = 0;
@@ -95,6 +108,7 @@ int hop_cmd_pipeline_bench(int argc, char **argv) {
     }
     i++;
   }
+  if (codec) return hop_pipebench_codec(&cfg, events, stdout) == 0 ? 0 : 1;
   int rv = hop_pipebench_run(&cfg, stdout);
   return rv == 0 ? 0 : 1;
 }

@@ -16,6 +16,8 @@
 
 #include "events/codec.h"
 #include "events/codec_priv.h"
+#include "events/eventgen.h"
+#include "utf8_ref.h"
 /* start_time / end_time are deprecated in the proto; the tests still set them */
 #pragma GCC diagnostic ignored "-Wdeprecated-declarations"
 #include "flyteidl2/workflow/events_proxy_service.pb-c.h"
@@ -321,11 +323,21 @@ static void expect_fail(const uint8_t *body, size_t len, const char *want) {
   assert_int_equal(n, 0);
 }
 
-/* One event given as bytes, wrapped. */
+/* One event given as bytes, wrapped. The check without the per-type tables gives the same
+ * words. */
 static void expect_event_fail(const uint8_t *ev, size_t len, const char *want) {
   uint8_t req[256];
   size_t n = wrap1(req, ev, len);
   expect_fail(req, n, want);
+  char e1[200] = "", e2[200] = "";
+  assert_int_equal(
+      hop_ev_wire_check(ev, len, &flyteidl2__workflow__action_event__descriptor, e1, sizeof e1),
+      -1);
+  assert_int_equal(hop_ev_wire_check_generic(ev, len, &flyteidl2__workflow__action_event__descriptor,
+                                             e2, sizeof e2),
+                   -1);
+  assert_string_equal(e1, e2);
+  assert_string_equal(e1, want + strlen("event 0: "));
 }
 
 static void bad_truncated(void **state) {
@@ -511,6 +523,122 @@ static void bad_varints(void **state) {
   /* field number 2^29 (past the maximum): tag (2^29 << 3) = 2^32, 5-byte varint */
   const uint8_t bigfield[] = {0x80, 0x80, 0x80, 0x80, 0x10, 0x00};
   expect_fail(bigfield, sizeof bigfield, "invalid field number 536870912");
+}
+
+/* ---- the fast paths against their references ---- */
+
+static uint64_t rnd(uint64_t *x) { /* xorshift64 */
+  *x ^= *x << 13;
+  *x ^= *x >> 7;
+  *x ^= *x << 17;
+  return *x;
+}
+
+/* What protoc-c unpacks, against the row hop_ev_decode read on its walk. */
+static void expect_keys_as_protoc(const uint8_t *ev, size_t len, const hop_ev_row *row) {
+  Flyteidl2__Workflow__ActionEvent *m = flyteidl2__workflow__action_event__unpack(NULL, len, ev);
+  assert_non_null(m);
+  const Flyteidl2__Common__RunIdentifier *run = m->id ? m->id->run : NULL;
+  assert_string_equal(row->project, run ? run->project : "");
+  assert_string_equal(row->domain, run ? run->domain : "");
+  assert_string_equal(row->run_name, run ? run->name : "");
+  assert_string_equal(row->name, m->id ? m->id->name : "");
+  assert_int_equal(row->attempt, m->attempt);
+  assert_int_equal(row->phase, m->phase);
+  assert_int_equal(row->version, m->version);
+  if (m->error_info) {
+    const char *kn = hop_ev_error_kind_name(m->error_info->kind);
+    char num[16];
+    snprintf(num, sizeof num, "%d", (int)m->error_info->kind);
+    assert_string_equal(row->error_kind, kn ? kn : num);
+  } else {
+    assert_null(row->error_kind);
+  }
+  flyteidl2__workflow__action_event__free_unpacked(m, NULL);
+}
+
+/* The ASCII fast path of the UTF-8 check against the byte-wise definition (every length to
+ * 40, every sequence of bad_utf8 and a few more at every position, random bytes); the wire
+ * check's per-type tables against the generic descriptor walk, hop_ev_validate against
+ * hop_ev_decode, and the keys read on the walk against protoc-c's unpack, over eventgen
+ * events cut at every length and with every byte changed. */
+static void fast_paths_match_reference(void **state) {
+  (void)state;
+  static const char *const seqs[] = {"\xc0\xaf", "\xe0\x9f\xbf", "\xed\xa0\x80", "\xf4\x90\x80\x80",
+                                     "\xc2\x80", "\xe0\xa0\x80", "\xf0\x9f\x98\x80", "\x80",
+                                     "\xff", "\xc3", "\xe2\x82", "\xf4\x8f\xbf\xbf", "\x7f"};
+  uint8_t str[64];
+  for (size_t n = 0; n <= 40; n++)
+    for (size_t q = 0; q < sizeof seqs / sizeof seqs[0]; q++)
+      for (size_t at = 0; at <= n; at++) {
+        memset(str, 'x', sizeof str);
+        size_t sl = strlen(seqs[q]);
+        memcpy(str + at, seqs[q], sl);
+        size_t len = n + sl;
+        if (hop_ev_utf8_valid(str, len) != ref_utf8_valid(str, len))
+          fail_msg("utf8: length %zu, sequence %zu at %zu", len, q, at);
+      }
+  uint64_t x = 0x2545F4914F6CDD1Dull;
+  for (int i = 0; i < 200000; i++) {
+    size_t len = rnd(&x) % 48;
+    for (size_t k = 0; k < len; k++) {
+      uint64_t r = rnd(&x);
+      str[k] = (uint8_t)(r % 8 ? r >> 8 & 0x7f : r >> 8); /* mostly ASCII */
+    }
+    if (hop_ev_utf8_valid(str, len) != ref_utf8_valid(str, len))
+      fail_msg("utf8: random case %d, length %zu", i, len);
+  }
+
+  hop_evgen_config cfg;
+  hop_evgen_config_init(&cfg);
+  cfg.fail_pct = 50;
+  const ProtobufCMessageDescriptor *ad = &flyteidl2__workflow__action_event__descriptor;
+  static const uint8_t flips[] = {0x01, 0x80, 0x7f, 0xff, 0x08};
+  size_t accepted = 0, refused = 0;
+  for (uint64_t a = 0; a < 4; a++)
+    for (unsigned sq = 0; sq < hop_evgen_action_events(&cfg, a); sq += 3) {
+      uint8_t ev[HOP_EVGEN_MAX_EVENT_BYTES];
+      int evn = hop_evgen_encode(&cfg, a, sq, 0, ev, sizeof ev);
+      assert_true(evn > 0);
+      for (size_t v = 0; v < (size_t)evn * (1 + sizeof flips); v++) {
+        uint8_t m[HOP_EVGEN_MAX_EVENT_BYTES];
+        size_t pos = v % (size_t)evn, mlen = (size_t)evn;
+        memcpy(m, ev, (size_t)evn);
+        if (v < (size_t)evn) mlen = pos; /* cut */
+        else m[pos] ^= flips[v / (size_t)evn - 1];
+        char e1[200] = "", e2[200] = "";
+        int r1 = hop_ev_wire_check(m, mlen, ad, e1, sizeof e1);
+        int r2 = hop_ev_wire_check_generic(m, mlen, ad, e2, sizeof e2);
+        if (r1 != r2 || strcmp(e1, e2))
+          fail_msg("action %llu event %u variant %zu: tables %d '%s', generic %d '%s'",
+                   (unsigned long long)a, sq, v, r1, e1, r2, e2);
+        uint8_t body[HOP_EVGEN_MAX_EVENT_BYTES + 3] = {0x0a, (uint8_t)(mlen | 0x80),
+                                                      (uint8_t)(mlen >> 7)};
+        memcpy(body + 3, m, mlen);
+        hop_ev_batch b;
+        size_t nv = 0;
+        char de[200] = "", ve[200] = "";
+        int rd = hop_ev_decode(body, mlen + 3, 0, &b, de, sizeof de);
+        int rv = hop_ev_validate(body, mlen + 3, 0, &nv, ve, sizeof ve);
+        assert_int_equal(rd, rv);
+        assert_string_equal(de, ve);
+        assert_int_equal(rd, r1);
+        if (rd == 0) {
+          accepted++;
+          assert_int_equal(b.n, 1);
+          assert_int_equal(nv, 1);
+          expect_keys_as_protoc(m, mlen, &b.rows[0]);
+          hop_ev_batch_free(&b);
+        } else {
+          refused++;
+          char want[220];
+          snprintf(want, sizeof want, "event 0: %s", e1);
+          assert_string_equal(de, want);
+        }
+      }
+    }
+  /* both outcomes were exercised, many times */
+  assert_true(accepted > 1000 && refused > 1000);
 }
 
 /* ---- status responses and names ---- */
@@ -964,6 +1092,7 @@ int main(void) {
       cmocka_unit_test(bad_wire_types),
       cmocka_unit_test(bad_utf8),
       cmocka_unit_test(bad_varints),
+      cmocka_unit_test(fast_paths_match_reference),
       cmocka_unit_test(status_and_names),
       cmocka_unit_test(event_to_json_golden),
       cmocka_unit_test(json_in_every_type),
