@@ -102,11 +102,17 @@ static uint32_t check_header(hop_h2_gate *g, nghttp2_session *s, const uint8_t *
   }
 }
 
-/* Server: 1 when check_header would pass |hd| whatever the frames not fed yet do (see
- * max_new in h2_gate.h), so no feed is needed before it. */
-static int known_pass(const hop_h2_gate *g, const uint8_t *hd) {
-  if (!g->server) return 0;
+/* 1 when check_header would pass |hd| whatever the frames not fed yet do (see max_new and
+ * closing in h2_gate.h), so no feed is needed before it. */
+static int known_pass(const hop_h2_gate *g, nghttp2_session *s, const uint8_t *hd) {
   int32_t id = (int32_t)(u32(hd + 5) & 0x7fffffff);
+  if (!g->server) {
+    if (hd[3] != NGHTTP2_HEADERS && hd[3] != NGHTTP2_DATA) return 0;
+    if (g->dirty == g->feeds + 1 || !(id & 1)) return 0;
+    unsigned k = ((uint32_t)id >> 1) % HOP_H2_GATE_RING;
+    if (g->closing[k] == g->feeds + 1) return 0; /* this slot saw END_STREAM unfed */
+    return is_open(s, id); /* the session's state is current for this stream */
+  }
   if (hd[3] == NGHTTP2_HEADERS) return (id & 1) && id > g->max_new;
   if (hd[3] == NGHTTP2_DATA) {
     unsigned k = ((uint32_t)id >> 1) % HOP_H2_GATE_RING;
@@ -115,11 +121,26 @@ static int known_pass(const hop_h2_gate *g, const uint8_t *hd) {
   return 0;
 }
 
-/* A frame header passed the gate: keeps max_new and pend_id true (see h2_gate.h). */
+/* A frame header passed the gate: keeps max_new, open and closing true (see h2_gate.h). */
 static void track(hop_h2_gate *g, const uint8_t *hd) {
-  if (!g->server) return;
   int32_t id = (int32_t)(u32(hd + 5) & 0x7fffffff);
   unsigned k = ((uint32_t)id >> 1) % HOP_H2_GATE_RING;
+  if (!g->server) {
+    switch (hd[3]) {
+    case NGHTTP2_HEADERS:
+    case NGHTTP2_DATA:
+      /* Any stream of the slot, this round: a later frame there is checked after a feed. */
+      if (hd[4] & NGHTTP2_FLAG_END_STREAM) g->closing[k] = g->feeds + 1;
+      break;
+    case NGHTTP2_WINDOW_UPDATE:
+    case NGHTTP2_PING:
+    case NGHTTP2_SETTINGS:
+      break;
+    default:
+      g->dirty = g->feeds + 1;
+    }
+    return;
+  }
   switch (hd[3]) {
   case NGHTTP2_HEADERS:
     if (id > g->max_new) {
@@ -164,11 +185,14 @@ static void priority_done(hop_h2_gate *g, nghttp2_session *s) {
   nghttp2_submit_rst_stream(s, NGHTTP2_FLAG_NONE, g->prio_sid, NGHTTP2_PROTOCOL_ERROR);
 }
 
-static ssize_t feed(nghttp2_session *s, const uint8_t *p, size_t n) {
+static ssize_t feed_session(nghttp2_session *s, const uint8_t *p, size_t n) {
   if (!n) return 0;
   ssize_t rv = nghttp2_session_mem_recv(s, p, n);
   return rv < 0 ? rv : 0;
 }
+
+/* After a feed the session's state is current: the client's closing/dirty marks lapse. */
+#define feed(s, p, n) (g->feeds++, feed_session((s), (p), (n)))
 
 static void fail(hop_h2_gate *g, nghttp2_session *s, uint32_t code) {
   g->error = code;
@@ -208,7 +232,7 @@ ssize_t hop_h2_gate_recv(hop_h2_gate *g, nghttp2_session *s, const uint8_t *in, 
       hd = in + i;
       uint8_t t = hd[3];
       if ((t == NGHTTP2_DATA || t == NGHTTP2_HEADERS || t == NGHTTP2_PRIORITY) &&
-          !known_pass(g, hd)) {
+          !known_pass(g, s, hd)) {
         if ((rv = feed(s, in + seg, i - seg)) < 0) return rv;
         seg = i;
         uint32_t code = check_header(g, s, hd);

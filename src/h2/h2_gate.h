@@ -63,6 +63,13 @@ typedef struct hop_h2_gate {
   int32_t max_new;       /* highest HEADERS stream id passed */
   uint32_t epoch;
   struct { int32_t id; uint32_t epoch; } open[HOP_H2_GATE_RING]; /* slot as |ring| */
+  /* Client: a response's HEADERS or DATA on a stream the session holds open passes without
+   * a feed first, unless a frame not fed yet may have closed it: END_STREAM on that stream
+   * (closing[]), or RST_STREAM, GOAWAY, PUSH_PROMISE, ... (dirty), both counted per feed. */
+  uint32_t feeds;        /* session feeds so far */
+  uint32_t dirty;        /* feeds + 1 when a frame since the last feed may close any stream */
+  uint32_t closing[HOP_H2_GATE_RING]; /* slot as |ring|: feeds + 1 when an END_STREAM on
+                                          any stream of the slot is not fed yet */
 } hop_h2_gate;
 
 void hop_h2_gate_init(hop_h2_gate *g, int server);
