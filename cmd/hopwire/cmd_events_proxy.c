@@ -41,7 +41,7 @@ int hop_cmd_events_proxy(int argc, char **argv) {
   cfg.server.handle_signals = 1;
   const char *listen = NULL, *url = NULL;
   char host[256];
-  for (int i = 1; i < argc; i++) {
+  for (int i = 1; i < argc; i += 2) { /* every option takes a value */
     const char *a = argv[i];
     if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
       usage(stdout);
@@ -75,7 +75,6 @@ int hop_cmd_events_proxy(int argc, char **argv) {
       fprintf(stderr, "hopwire events-proxy: bad value for %s: '%s'\n", a, v);
       return 2;
     }
-    i++;
   }
   if (!listen || !url) {
     fprintf(stderr, "hopwire events-proxy: --listen ADDR and --run-service URL are required\n");

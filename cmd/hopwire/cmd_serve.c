@@ -95,7 +95,7 @@ int hop_cmd_serve(int argc, char **argv) {
   static uint64_t delay_ms = 0;
   char host[256] = "";
   const char *listen = NULL;
-  for (int i = 1; i < argc; i++) {
+  for (int i = 1; i < argc; i += 2) { /* every option takes a value */
     const char *a = argv[i];
     if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
       usage(stdout);
@@ -132,7 +132,6 @@ int hop_cmd_serve(int argc, char **argv) {
       fprintf(stderr, "hopwire serve: bad value for %s: '%s'\n", a, v);
       return 2;
     }
-    i++;
   }
   if (!listen) {
     fprintf(stderr, "hopwire serve: --listen ADDR is required (e.g. 127.0.0.1:8080)\n");
