@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 #include "client/internal.h"
-#include "client/poison.h"
+#include "core/poison.h"
 #include "core/clock.h"
 #include "core/fmt.h"
 #include "core/url.h"

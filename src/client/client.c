@@ -109,7 +109,7 @@ static void client_destroy(hop_client *c) {
     origin_free(o);
   }
   call_cache_free(c);
-  hop_ngmem_free(c->ngmem); /* every session is gone with its connection */
+  hop_pool_drain(&c->ngpool); /* every session is gone with its connection */
   hop_hist_free(c->hist);
   free(c);
 }
@@ -206,11 +206,10 @@ int hop_client_new(hop_client **out, const hop_client_config *cfg) {
   if (c->cfg.max_response_headers == 0) c->cfg.max_response_headers = 64u << 10;
   if (c->cfg.ping_interval_ms && c->cfg.ping_timeout_ms == 0) c->cfg.ping_timeout_ms = 20000;
   c->hist = hop_hist_new();
-  c->ngmem = hop_ngmem_new();
+  /* nghttp2's blocks: the same cap the client's own free lists had (512 KiB) */
+  hop_pool_init(&c->ngpool, 512u << 10);
   atomic_flag_clear(&c->hist_lock);
-  if (!c->hist || !c->ngmem) {
-    hop_hist_free(c->hist);
-    hop_ngmem_free(c->ngmem);
+  if (!c->hist) {
     hop_waker_stop(&c->waker);
     free(c);
     return HOP_ENOMEM;
@@ -249,8 +248,7 @@ int hop_client_new(hop_client **out, const hop_client_config *cfg) {
       uv_close((uv_handle_t *)&c->stop_async, NULL);
       uv_run(c->loop, UV_RUN_DEFAULT);
       uv_loop_close(c->loop);
-          hop_hist_free(c->hist);
-      hop_ngmem_free(c->ngmem);
+      hop_hist_free(c->hist);
       hop_waker_stop(&c->waker);
       free(c);
       return HOP_ENOMEM;
@@ -264,7 +262,6 @@ fail_loop:
   if (c->own_thread) uv_loop_close(c->loop);
 fail_hist:
   hop_hist_free(c->hist);
-  hop_ngmem_free(c->ngmem);
   hop_waker_stop(&c->waker);
   free(c);
   return hop_err_from_uv(rv);

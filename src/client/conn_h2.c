@@ -12,6 +12,7 @@
 #include "core/log.h"
 #include "h2/client_opts.h"
 #include "h2/h2_gate.h"
+#include "h2/h2_mem.h"
 
 #define HOP_H2_FLUSH_CHUNK (64u << 10)
 
@@ -270,7 +271,8 @@ int h2_session_init(hop_conn *conn) {
   nghttp2_option *opt;
   int rv = hop_h2_client_option_new(&opt);
   if (rv) return rv;
-  rv = nghttp2_session_client_new3(&conn->ng, g_cbs, conn, opt, hop_ngmem_mem(c->ngmem));
+  nghttp2_mem mem = hop_h2_mem(&c->ngpool);
+  rv = nghttp2_session_client_new3(&conn->ng, g_cbs, conn, opt, &mem);
   nghttp2_option_del(opt);
   if (rv) {
     conn->ng = NULL;

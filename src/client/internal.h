@@ -11,7 +11,7 @@
 #include <sys/socket.h>
 #include <uv.h>
 
-#include "client/ngmem.h"
+#include "core/pool.h"
 #include "client/waker.h"
 #include "core/buf.h"
 #include "h1/h1_response.h"
@@ -248,7 +248,8 @@ struct hop_client {
   uint64_t dl_armed_ms;         /* when dl_timer fires; 0 = not armed */
   hop_call *call_cache;         /* linked through done_next */
   size_t call_cache_len;
-  hop_ngmem *ngmem;             /* nghttp2 allocations of every session (client/ngmem.h) */
+  hop_pool ngpool;              /* nghttp2 allocations of every session (h2/h2_mem.h);
+                                   loop thread only */
   uint64_t drain_now_us;        /* the clock when this drain began completing calls: their */
   int drain_now_valid;          /* answers arrived before it (one clock read per batch) */
 };

@@ -4,15 +4,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#if defined(__SANITIZE_ADDRESS__)
-#include <sanitizer/asan_interface.h>
+#include "core/poison.h"
+
 /* A kept block is poisoned past its link word: use after free still reports under ASan. */
-#define POISON(p, n) ASAN_POISON_MEMORY_REGION(p, n)
-#define UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION(p, n)
-#else
-#define POISON(p, n) ((void)(p), (void)(n))
-#define UNPOISON(p, n) ((void)(p), (void)(n))
-#endif
+#define POISON(p, n) HOP_POISON(p, n)
+#define UNPOISON(p, n) HOP_UNPOISON(p, n)
 
 #define HDR 16
 #define BIG 0xffu

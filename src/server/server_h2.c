@@ -6,6 +6,7 @@
 
 #include "core/clock.h"
 #include "core/log.h"
+#include "h2/h2_mem.h"
 #include "hopwire/error.h"
 #include "server/server_internal.h"
 
@@ -316,16 +317,10 @@ void hop_h2_server_free(hop_server *s) {
   s->h2_option = NULL;
 }
 
-/* The session's own allocations (streams, header buffers, queued frames: ~6 a request)
- * come from the worker's pool; the session lives and dies on the loop thread. */
-static void *mem_malloc(size_t n, void *ud) { return hop_pool_alloc(ud, n); }
-static void mem_free(void *p, void *ud) { hop_pool_free(ud, p); }
-static void *mem_calloc(size_t k, size_t n, void *ud) { return hop_pool_calloc(ud, k, n); }
-static void *mem_realloc(void *p, size_t n, void *ud) { return hop_pool_realloc(ud, p, n); }
-
 int hop_h2_conn_start(hop_conn *c) {
   hop_server *s = c->w->s;
-  nghttp2_mem mem = {&c->w->pool, mem_malloc, mem_free, mem_calloc, mem_realloc};
+  /* The session's own allocations come from the worker's pool (h2/h2_mem.h). */
+  nghttp2_mem mem = hop_h2_mem(&c->w->pool);
   if (nghttp2_session_server_new3(&c->session, s->h2_callbacks, c, s->h2_option, &mem))
     return HOP_ENOMEM;
   if (hop_h2_submit_settings(c->session, &s->h2)) return HOP_ENOMEM;

@@ -1,7 +1,7 @@
 /* Cached free blocks are poisoned under ASan, so a use after "free" into a cache is still
  * reported. */
-#ifndef HOP_CLIENT_POISON_H
-#define HOP_CLIENT_POISON_H
+#ifndef HOP_CORE_POISON_H
+#define HOP_CORE_POISON_H
 
 #if defined(__SANITIZE_ADDRESS__)
 #define HOP_HAVE_ASAN 1
