@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "core/clock.h"
+#include "core/fmt.h"
 #include "core/log.h"
 #include "hopwire/error.h"
 #include "server/server_internal.h"
@@ -302,19 +303,6 @@ static int skip_header(const hop_header *h) {
   return dropped_name(h->name, h->name_len);
 }
 
-/* Decimal digits of |v| at |p| (no NUL); returns their count (at most 20). No printf on the
- * request path. */
-static size_t put_u64(char *p, uint64_t v) {
-  char tmp[20];
-  size_t n = 0;
-  do {
-    tmp[n++] = (char)('0' + v % 10);
-    v /= 10;
-  } while (v);
-  for (size_t i = 0; i < n; i++) p[i] = tmp[n - 1 - i];
-  return n;
-}
-
 static char *put_str(char *p, const char *s, size_t n) {
   memcpy(p, s, n);
   return p + n;
@@ -335,7 +323,7 @@ static hop_response *build_h1(int status, const hop_header *hs, size_t nh, const
   char *p = (char *)(resp + 1), *start = p;
   resp->status = status;
   p = put_str(p, "HTTP/1.1 ", 9);
-  p += put_u64(p, (uint64_t)status);
+  p += hop_fmt_u64_raw(p, (uint64_t)status);
   *p++ = ' ';
   p = put_str(p, reason, rlen);
   p = put_str(p, "\r\n", 2);
@@ -350,7 +338,7 @@ static hop_response *build_h1(int status, const hop_header *hs, size_t nh, const
   }
   if (status >= 200 && status != 204 && status != 304) {
     p = put_str(p, "content-length: ", 16);
-    p += put_u64(p, blen);
+    p += hop_fmt_u64_raw(p, blen);
     p = put_str(p, "\r\n", 2);
   }
   resp->head = start;
@@ -404,7 +392,7 @@ static hop_response *build_h2(hop_request *r, int status, const hop_header *hs, 
                                     src[i].value_len, nc};
     }
     if (!pass) {
-      size_t cl = put_u64(p, blen);
+      size_t cl = hop_fmt_u64_raw(p, blen);
       resp->nva[k++] = (nghttp2_nv){(uint8_t *)"content-length", (uint8_t *)p, 14, cl, nc};
       p += cl;
       resp->nnv = k;
