@@ -18,13 +18,22 @@
 
 static hop_conn *CONN(void *ud) { return ud; }
 
+static inline unsigned sid_slot(int32_t sid) {
+  return ((uint32_t)sid >> 1) & (HOP_CONN_SID_SLOTS - 1);
+}
+
 static void held_add(hop_conn *conn, hop_call *call) {
   atomic_fetch_add(&call->refs, 1);
   call->held_by = conn;
+  call->held_sid = call->stream_id;
   call->held_prev = NULL;
   call->held_next = conn->held_head;
   if (conn->held_head) conn->held_head->held_prev = call;
   conn->held_head = call;
+  /* an older stream of the slot stays reachable through nghttp2's user data */
+  unsigned k = sid_slot(call->stream_id);
+  conn->by_sid[k].sid = call->stream_id;
+  conn->by_sid[k].call = call;
 }
 
 /* Unlinks only; the caller drops the ref when it is done with the call. */
@@ -34,18 +43,18 @@ static void held_unlink(hop_conn *conn, hop_call *call) {
   if (call->held_next) call->held_next->held_prev = call->held_prev;
   call->held_prev = call->held_next = NULL;
   call->held_by = NULL;
-  if (conn->lc_call == call) conn->lc_call = NULL; /* the ref that kept it alive goes */
+  unsigned k = sid_slot(call->held_sid);
+  if (conn->by_sid[k].call == call) { /* the ref that kept it alive goes */
+    conn->by_sid[k].sid = 0;
+    conn->by_sid[k].call = NULL;
+  }
 }
 
-/* The stream's user data (a held call), through a one-entry cache. */
+/* The stream's user data (a held call): the slot, else nghttp2's stream map. */
 static inline hop_call *stream_call(hop_conn *conn, int32_t sid) {
-  if (conn->lc_call && conn->lc_sid == sid) return conn->lc_call;
-  hop_call *call = nghttp2_session_get_stream_user_data(conn->ng, sid);
-  if (call && call->held_by == conn) {
-    conn->lc_sid = sid;
-    conn->lc_call = call;
-  }
-  return call;
+  unsigned k = sid_slot(sid);
+  if (conn->by_sid[k].sid == sid && conn->by_sid[k].call) return conn->by_sid[k].call;
+  return nghttp2_session_get_stream_user_data(conn->ng, sid);
 }
 
 /* The call this stream belongs to, if it is still attached here. */

@@ -100,6 +100,7 @@ struct hop_call {
   hop_call *done_next;       /* completion list */
   hop_call *held_prev, *held_next; /* on the nghttp2 session that holds a ref to it */
   hop_conn *held_by;
+  int32_t held_sid;          /* the stream id the session holds it under */
   int32_t stream_id;
   size_t body_off;           /* h2 request body progress */
   int written;               /* request HEADERS (h2) or bytes (h1) went out */
@@ -127,6 +128,8 @@ typedef struct conn_wreq {
   size_t len;
   uint8_t data[];
 } conn_wreq;
+
+#define HOP_CONN_SID_SLOTS 128 /* a power of two: 100 streams in flight share no slot */
 
 enum { CONN_DELAY = 0, CONN_CONNECTING, CONN_HANDSHAKE, CONN_READY, CONN_CLOSING };
 
@@ -159,8 +162,9 @@ struct hop_conn {
   uint64_t served;               /* calls completed with a response */
   hop_call *calls_head, *calls_tail;
   hop_call *held_head;           /* calls nghttp2 may still call back about (one ref each) */
-  int32_t lc_sid;                /* the last stream looked up, while its call is held: a */
-  hop_call *lc_call;             /* response's 5-6 callbacks need one stream-map lookup */
+  /* held calls by stream id, direct-mapped (a response's 6-7 callbacks and the request's
+   * frames look up their call; nghttp2's stream map costs ~50 instructions a lookup) */
+  struct { int32_t sid; hop_call *call; } by_sid[HOP_CONN_SID_SLOTS];
   hop_h2_gate gate;              /* RFC 9113 checks on the server's frames (h2/h2_gate.h) */
   uint8_t pre[9];                /* the first bytes of the answer to our preface */
   uint8_t pre_len;               /* (a SETTINGS frame header, or the peer is not HTTP/2) */
