@@ -23,6 +23,8 @@ enum { PHASE_WARM = 0, PHASE_MEASURE = 1, PHASE_STOP = 2 };
 #define DRAIN_MAX_US (5ull * 1000000ull) /* in-flight calls get this long after STOP */
 #define TICK_US 10000ull                 /* the driver's clock granularity */
 #define SAMPLE_US 250000ull              /* progress and RSS samples */
+#define HEAP_US 50000ull                 /* heap samples: mallinfo2 walks every free list, so
+                                            not each tick (a callgrind count paid ~50 a call) */
 #define CALLER_STACK (256u * 1024u)      /* blocking callers: small stacks, 200 of them */
 
 typedef struct runner runner;
@@ -306,7 +308,7 @@ int hop_bench_run_mode(const hop_bench_opts *o, hop_bench_mode mode, const char 
   const uint64_t measure_at = r->t_begin + o->warmup_us;
   const uint64_t hard_end = measure_at + (o->requests ? HOP_BENCH_REQUESTS_TIME_CAP_US
                                                       : o->duration_us);
-  uint64_t next_sample = r->t_begin + SAMPLE_US;
+  uint64_t next_sample = r->t_begin + SAMPLE_US, next_heap = r->t_begin + HEAP_US;
   for (;;) {
     uint64_t now = hop_now_us();
     int phase = atomic_load(&r->phase);
@@ -327,8 +329,11 @@ int hop_bench_run_mode(const hop_bench_opts *o, hop_bench_mode mode, const char 
       phase = PHASE_STOP;
     }
     if (phase == PHASE_STOP) break;
-    uint64_t heap = heap_in_use();
-    if (heap > heap_max) heap_max = heap;
+    if (now >= next_heap) {
+      next_heap = now + HEAP_US;
+      uint64_t heap = heap_in_use();
+      if (heap > heap_max) heap_max = heap;
+    }
     if (now >= next_sample) {
       next_sample = now + SAMPLE_US;
       if (!hwm_ok) {
