@@ -186,6 +186,7 @@ static int on_frame_recv(nghttp2_session *s, const nghttp2_frame *f, void *ud) {
 /* Must always return 0 (CVE-2023-35945 is unpatched in this libnghttp2). */
 static int on_stream_close(nghttp2_session *s, int32_t sid, uint32_t code, void *ud) {
   hop_conn *conn = CONN(ud);
+  hop_h2_gate_on_close(&conn->gate, sid); /* first: for every stream, the gate's promise */
   hop_call *call = stream_call(conn, sid);
   if (!call || call->held_by != conn) return 0;
   held_unlink(conn, call);
@@ -288,6 +289,7 @@ int h2_session_init(hop_conn *conn) {
     return HOP_ENOMEM;
   }
   hop_h2_gate_init(&conn->gate, 0);
+  hop_h2_gate_track_closes(&conn->gate); /* on_stream_close reports every close */
   rv = hop_h2_client_submit_settings(conn->ng, c->cfg.h2_stream_window, c->cfg.h2_conn_window,
                                      c->cfg.max_response_headers);
   return rv;

@@ -38,6 +38,18 @@ void hop_h2_gate_on_recv(hop_h2_gate *g, const nghttp2_frame *f) {
 
 void hop_h2_gate_on_send(hop_h2_gate *g, const nghttp2_frame *f) {
   if (f->hd.type == NGHTTP2_RST_STREAM) note(g, f->hd.stream_id, HOP_H2_GATE_WE_RESET);
+  else if (f->hd.type == NGHTTP2_HEADERS && g->track_closes && f->hd.stream_id > 0)
+    g->open_sent[((uint32_t)f->hd.stream_id >> 1) % HOP_H2_GATE_RING] = f->hd.stream_id;
+}
+
+void hop_h2_gate_track_closes(hop_h2_gate *g) {
+  if (!g->server) g->track_closes = 1;
+}
+
+void hop_h2_gate_on_close(hop_h2_gate *g, int32_t id) {
+  if (id <= 0) return;
+  int32_t *e = &g->open_sent[((uint32_t)id >> 1) % HOP_H2_GATE_RING];
+  if (*e == id) *e = 0;
 }
 
 void hop_h2_gate_on_invalid(hop_h2_gate *g, const nghttp2_frame *f) {
@@ -111,7 +123,9 @@ static int known_pass(const hop_h2_gate *g, nghttp2_session *s, const uint8_t *h
     if (g->dirty == g->feeds + 1 || !(id & 1)) return 0;
     unsigned k = ((uint32_t)id >> 1) % HOP_H2_GATE_RING;
     if (g->closing[k] == g->feeds + 1) return 0; /* this slot saw END_STREAM unfed */
-    return is_open(s, id); /* the session's state is current for this stream */
+    /* the session's state is current for this stream: sent and not closed is open there */
+    if (g->track_closes) return g->open_sent[k] == id;
+    return is_open(s, id);
   }
   if (hd[3] == NGHTTP2_HEADERS) return (id & 1) && id > g->max_new;
   if (hd[3] == NGHTTP2_DATA) {

@@ -70,6 +70,11 @@ typedef struct hop_h2_gate {
   uint32_t dirty;        /* feeds + 1 when a frame since the last feed may close any stream */
   uint32_t closing[HOP_H2_GATE_RING]; /* slot as |ring|: feeds + 1 when an END_STREAM on
                                           any stream of the slot is not fed yet */
+  /* Client, when the owner reports every stream close (hop_h2_gate_track_closes): the
+   * streams whose HEADERS went out and whose close has not been seen, slot as |ring|. Those
+   * are open in the session, so no stream-map lookup is needed to tell. */
+  int track_closes;
+  int32_t open_sent[HOP_H2_GATE_RING];
 } hop_h2_gate;
 
 void hop_h2_gate_init(hop_h2_gate *g, int server);
@@ -85,5 +90,11 @@ ssize_t hop_h2_gate_recv(hop_h2_gate *g, nghttp2_session *s, const uint8_t *in, 
 void hop_h2_gate_on_recv(hop_h2_gate *g, const nghttp2_frame *f);
 void hop_h2_gate_on_send(hop_h2_gate *g, const nghttp2_frame *f);
 void hop_h2_gate_on_invalid(hop_h2_gate *g, const nghttp2_frame *f);
+
+/* Client: the owner promises to call hop_h2_gate_on_close for every stream the session
+ * closes (on_stream_close_callback), from before the first request goes out. A close not
+ * reported would let frames on that stream pass unchecked. */
+void hop_h2_gate_track_closes(hop_h2_gate *g);
+void hop_h2_gate_on_close(hop_h2_gate *g, int32_t id);
 
 #endif

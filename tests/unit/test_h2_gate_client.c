@@ -1,7 +1,8 @@
 /* The frame gate (src/h2/h2_gate.c) in front of an in-memory nghttp2 CLIENT session: a read
  * of many responses passes with few session feeds, and a frame on a stream that an earlier
- * frame of the same read closed (END_STREAM, RST_STREAM) is still caught, whole and split
- * into pieces of 1, 2, 5, 9, 14 bytes. */
+ * frame of the same read, or an earlier read, closed (END_STREAM, RST_STREAM) is still
+ * caught, whole and split into pieces of 1, 2, 5, 9, 14 bytes; with the session's stream
+ * closes reported to the gate (hop_h2_gate_track_closes) and without. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,6 +18,7 @@
 
 typedef struct env {
   hop_h2_gate g;
+  int track;       /* closes reported to the gate */
   nghttp2_session *s;
   int closed_ok;   /* streams closed with NO_ERROR */
   int data_bytes;  /* DATA payload delivered */
@@ -40,8 +42,10 @@ static int on_invalid(nghttp2_session *s, const nghttp2_frame *f, int e, void *u
   return 0;
 }
 static int on_close(nghttp2_session *s, int32_t id, uint32_t code, void *ud) {
-  (void)s, (void)id;
-  if (code == NGHTTP2_NO_ERROR) ((env *)ud)->closed_ok++;
+  (void)s;
+  env *e = ud;
+  if (e->track) hop_h2_gate_on_close(&e->g, id);
+  if (code == NGHTTP2_NO_ERROR) e->closed_ok++;
   return 0;
 }
 static int on_chunk(nghttp2_session *s, uint8_t flags, int32_t id, const uint8_t *d, size_t n,
@@ -63,8 +67,11 @@ static void drain(env *e) {
 }
 
 /* A client session with NSTREAMS GET requests open (streams 1, 3, 5, ...). */
-static void env_init(env *e) {
+static void env_init(env *e, int track) {
   memset(e, 0, sizeof(*e));
+  hop_h2_gate_init(&e->g, 0);
+  e->track = track;
+  if (track) hop_h2_gate_track_closes(&e->g); /* before the requests go out */
   nghttp2_session_callbacks *cb;
   assert_int_equal(nghttp2_session_callbacks_new(&cb), 0);
   nghttp2_session_callbacks_set_on_frame_recv_callback(cb, on_recv);
@@ -89,7 +96,6 @@ static void env_init(env *e) {
   for (int i = 0; i < NSTREAMS; i++)
     assert_true(nghttp2_submit_request(e->s, NULL, nv, 4, NULL, NULL) == 2 * i + 1);
   drain(e);
-  hop_h2_gate_init(&e->g, 0);
 }
 
 static size_t frame(uint8_t *b, uint8_t type, uint8_t flags, uint32_t sid, const void *pl,
@@ -128,17 +134,17 @@ static const size_t STEPS[] = {1, 2, 5, 9, 14, 65536};
 static void responses_batch(void **state) {
   (void)state;
   static uint8_t in[65536];
-  for (size_t k = 0; k < NSTEPS; k++) {
+  for (size_t k = 0; k < 2 * NSTEPS; k++) {
     env e;
-    env_init(&e);
+    env_init(&e, k >= NSTEPS);
     size_t n = server_start(in);
     for (int i = 0; i < NSTREAMS; i++) n += response(in + n, (uint32_t)(2 * i + 1));
     uint32_t feeds0 = e.g.feeds;
-    feed(&e, in, n, STEPS[k]);
+    feed(&e, in, n, STEPS[k % NSTEPS]);
     assert_int_equal(e.g.error, 0);
     assert_int_equal(e.closed_ok, NSTREAMS);
     assert_int_equal(e.data_bytes, NSTREAMS * 10);
-    if (STEPS[k] == 65536) assert_true(e.g.feeds - feeds0 <= 4);
+    if (STEPS[k % NSTEPS] == 65536) assert_true(e.g.feeds - feeds0 <= 4);
     nghttp2_session_del(e.s);
   }
 }
@@ -149,9 +155,9 @@ static void closed_in_same_read(void **state) {
   (void)state;
   static uint8_t in[4096];
   for (int kind = 0; kind < 3; kind++) {
-    for (size_t k = 0; k < NSTEPS; k++) {
+    for (size_t k = 0; k < 2 * NSTEPS; k++) {
       env e;
-      env_init(&e);
+      env_init(&e, k >= NSTEPS);
       size_t n = server_start(in);
       n += response(in + n, 1);
       n += response(in + n, 3);
@@ -165,9 +171,39 @@ static void closed_in_same_read(void **state) {
         n += frame(in + n, NGHTTP2_RST_STREAM, 0, 5, cancel, 4);
         n += frame(in + n, NGHTTP2_DATA, 0, 5, BODY, 10);
       }
-      feed(&e, in, n, STEPS[k]);
+      feed(&e, in, n, STEPS[k % NSTEPS]);
       assert_int_equal(e.g.error, NGHTTP2_STREAM_CLOSED);
       assert_true(e.closed_ok >= 2);
+      nghttp2_session_del(e.s);
+    }
+  }
+}
+
+/* The same frames a read after the one that closed their stream (the session fed, its
+ * stream gone): still the connection error. */
+static void closed_in_earlier_read(void **state) {
+  (void)state;
+  static uint8_t in[4096];
+  for (int kind = 0; kind < 3; kind++) {
+    for (size_t k = 0; k < 2 * NSTEPS; k++) {
+      env e;
+      env_init(&e, k >= NSTEPS);
+      size_t n = server_start(in);
+      n += response(in + n, 1);
+      n += response(in + n, 3);
+      static const uint8_t cancel[4] = {0, 0, 0, 8};
+      if (kind == 2) n += frame(in + n, NGHTTP2_RST_STREAM, 0, 5, cancel, 4);
+      feed(&e, in, n, STEPS[k % NSTEPS]);
+      assert_int_equal(e.g.error, 0);
+      n = 0;
+      switch (kind) {
+      case 0: n += frame(in + n, NGHTTP2_DATA, 0, 3, BODY, 10); break;
+      case 1: n += frame(in + n, NGHTTP2_HEADERS, NGHTTP2_FLAG_END_HEADERS, 1, STATUS_200, 1); break;
+      default: n += frame(in + n, NGHTTP2_DATA, 0, 5, BODY, 10);
+      }
+      n += response(in + n, 7); /* an open stream's answer in the same read */
+      feed(&e, in, n, STEPS[k % NSTEPS]);
+      assert_int_equal(e.g.error, NGHTTP2_STREAM_CLOSED);
       nghttp2_session_del(e.s);
     }
   }
@@ -177,6 +213,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(responses_batch),
       cmocka_unit_test(closed_in_same_read),
+      cmocka_unit_test(closed_in_earlier_read),
   };
   return cmocka_run_group_tests_name("h2_gate_client", tests, NULL, NULL);
 }
