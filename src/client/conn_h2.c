@@ -92,14 +92,6 @@ static int on_header(nghttp2_session *s, const nghttp2_frame *f, const uint8_t *
   return 0;
 }
 
-static int on_begin_headers(nghttp2_session *s, const nghttp2_frame *f, void *ud) {
-  hop_conn *conn = CONN(ud);
-  if (f->hd.type != NGHTTP2_HEADERS) return 0;
-  hop_call *call = live_call(conn, f->hd.stream_id);
-  if (call && call->status >= 200) call->in_trailers = 1;
-  return 0;
-}
-
 static int on_data_chunk(nghttp2_session *s, uint8_t flags, int32_t sid, const uint8_t *data,
                          size_t len, void *ud) {
   hop_conn *conn = CONN(ud);
@@ -138,9 +130,16 @@ static int on_frame_recv(nghttp2_session *s, const nghttp2_frame *f, void *ud) {
     origin_pump(o);
     break;
   case NGHTTP2_HEADERS:
-  case NGHTTP2_DATA:
+  case NGHTTP2_DATA: {
+    hop_call *call = NULL;
+    /* a header block after the final status's is the trailers (instead of a begin-headers
+     * callback per block: nothing arrives between the end of one block and the next) */
+    if (f->hd.type == NGHTTP2_HEADERS) {
+      call = live_call(conn, f->hd.stream_id);
+      if (call && call->status >= 200) call->in_trailers = 1;
+    }
     if (f->hd.flags & NGHTTP2_FLAG_END_STREAM) {
-      hop_call *call = live_call(conn, f->hd.stream_id);
+      if (!call) call = live_call(conn, f->hd.stream_id);
       if (call) {
         if (call->status < 200) { /* END_STREAM on an interim or missing status */
           h2_cancel(conn, call);
@@ -151,6 +150,7 @@ static int on_frame_recv(nghttp2_session *s, const nghttp2_frame *f, void *ud) {
       }
     }
     break;
+  }
   case NGHTTP2_GOAWAY:
     ST_ADD(c, st_goaways, 1);
     conn->goaway = 1;
@@ -264,7 +264,6 @@ static nghttp2_session_callbacks *g_cbs;
 static void cbs_init(void) {
   if (nghttp2_session_callbacks_new(&g_cbs) != 0) return;
   nghttp2_session_callbacks_set_on_header_callback(g_cbs, on_header);
-  nghttp2_session_callbacks_set_on_begin_headers_callback(g_cbs, on_begin_headers);
   nghttp2_session_callbacks_set_on_data_chunk_recv_callback(g_cbs, on_data_chunk);
   nghttp2_session_callbacks_set_on_frame_recv_callback(g_cbs, on_frame_recv);
   nghttp2_session_callbacks_set_on_stream_close_callback(g_cbs, on_stream_close);
