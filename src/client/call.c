@@ -25,46 +25,52 @@ static inline int buf_room(hop_buf *b, size_t n) {
 }
 
 int hdr_list_add(hdr_list *l, const char *n, size_t nl, const char *v, size_t vl) {
-  hdr_off o = {l->strings.len, nl, l->strings.len + nl + 1, vl};
-  /* 32 bytes of overhead per field, as HTTP/2 counts header list size */
-  if (nl > SIZE_MAX / 4 || vl > SIZE_MAX / 4) return HOP_ETOOBIG;
-  int rv = buf_room(&l->strings, nl + vl + 2 + 32);
+  /* the record (8 + nl + vl + 2 bytes) is never bigger than what |size| counts for it, so
+   * the buffer's max caps both */
+  if (nl > SIZE_MAX / 4 || vl > SIZE_MAX / 4 || (uint64_t)nl > UINT32_MAX ||
+      (uint64_t)vl > UINT32_MAX || l->size > l->recs.max || nl + vl + 32 > l->recs.max - l->size)
+    return HOP_ETOOBIG;
+  size_t need = sizeof(hdr_rec) + nl + vl + 2;
+  int rv = buf_room(&l->recs, need);
   if (rv != HOP_OK) return rv;
-  if (buf_room(&l->offs, sizeof(o)) != HOP_OK) return HOP_ENOMEM;
-  uint8_t *p = l->strings.data + l->strings.len;
+  uint8_t *p = l->recs.data + l->recs.len;
+  hdr_rec r = {(uint32_t)nl, (uint32_t)vl};
+  memcpy(p, &r, sizeof(r));
+  p += sizeof(r);
   memcpy(p, n, nl);
   p[nl] = '\0';
   memcpy(p + nl + 1, v, vl);
   p[nl + 1 + vl] = '\0';
-  l->strings.len += nl + vl + 2;
-  memcpy(l->offs.data + l->offs.len, &o, sizeof(o));
-  l->offs.len += sizeof(o);
+  l->recs.len += need;
+  l->size += nl + vl + 32;
   l->n++;
   return HOP_OK;
 }
 
 void hdr_list_free(hdr_list *l) {
-  hop_buf_free(&l->strings);
-  hop_buf_free(&l->offs);
-  l->n = 0;
+  hop_buf_free(&l->recs);
+  l->n = l->size = 0;
 }
 
 void hdr_list_clear(hdr_list *l) {
-  hop_buf_clear(&l->strings);
-  hop_buf_clear(&l->offs);
-  l->n = 0;
+  hop_buf_clear(&l->recs);
+  l->n = l->size = 0;
 }
 
-/* Borrowed view (pointers into the arena) in |stack| (|nstack| entries) when it fits, else
+/* Borrowed view (pointers into the buffer) in |stack| (|nstack| entries) when it fits, else
  * malloc'd; NULL when empty or on allocation failure. */
 static hop_header *hdr_list_view(const hdr_list *l, hop_header *stack, size_t nstack) {
   if (l->n == 0) return NULL;
   hop_header *hs = l->n <= nstack ? stack : malloc(l->n * sizeof(*hs));
   if (!hs) return NULL;
-  const hdr_off *o = (const hdr_off *)l->offs.data;
-  const char *s = (const char *)l->strings.data;
-  for (size_t i = 0; i < l->n; i++)
-    hs[i] = (hop_header){s + o[i].name, o[i].name_len, s + o[i].value, o[i].value_len};
+  const char *p = (const char *)l->recs.data;
+  for (size_t i = 0; i < l->n; i++) {
+    hdr_rec r;
+    memcpy(&r, p, sizeof(r));
+    p += sizeof(r);
+    hs[i] = (hop_header){p, r.name_len, p + r.name_len + 1, r.value_len};
+    p += r.name_len + r.value_len + 2;
+  }
   return hs;
 }
 
@@ -156,10 +162,8 @@ static void call_recycle(hop_call *call) {
   }
   hop_target_free(call->target);
   call->target = NULL;
-  keep_buf(&call->headers_in.strings);
-  keep_buf(&call->headers_in.offs);
-  keep_buf(&call->trailers_in.strings);
-  keep_buf(&call->trailers_in.offs);
+  keep_buf(&call->headers_in.recs);
+  keep_buf(&call->trailers_in.recs);
   keep_buf(&call->resp_body);
   call->done_next = c->call_cache;
   c->call_cache = call;
@@ -193,7 +197,8 @@ static hop_call *call_alloc(hop_client *c, size_t total, int on_loop) {
     c->call_cache_len--;
     HOP_UNPOISON((char *)call + sizeof(*call), HOP_CALL_BLOCK - sizeof(*call));
     memset(call, 0, offsetof(hop_call, timer));
-    call->headers_in.n = call->trailers_in.n = 0; /* buf_ready empties the buffers */
+    /* buf_ready empties the buffers */
+    call->headers_in.n = call->trailers_in.n = call->headers_in.size = call->trailers_in.size = 0;
   } else {
     call = malloc(HOP_CALL_BLOCK);
     if (!call) return NULL;
@@ -612,10 +617,8 @@ int hop_call_start(hop_client *c, const hop_call_opts *opts, hop_call_cb cb, voi
   atomic_init(&call->cancel_posted, 0);
   atomic_init(&call->refs, out ? 2 : 1);
   size_t hcap = c->cfg.max_response_headers + 64;
-  buf_ready(&call->headers_in.strings, hcap);
-  buf_ready(&call->headers_in.offs, hcap * 2);
-  buf_ready(&call->trailers_in.strings, hcap);
-  buf_ready(&call->trailers_in.offs, hcap * 2);
+  buf_ready(&call->headers_in.recs, hcap);
+  buf_ready(&call->trailers_in.recs, hcap);
   buf_ready(&call->resp_body, c->cfg.max_response_size);
   call->msg_start.kind = MSG_START;
   call->msg_start.call = call;

@@ -54,17 +54,19 @@ typedef struct call_msg {
   hop_call *call;
 } call_msg;
 
-/* Received header fields: one capped string arena plus offsets; pointers are made only at
- * completion, since the arena may move while it grows. */
+/* Received header fields, packed in one buffer as records: hdr_rec, the name, NUL, the
+ * value, NUL. Pointers are made only at completion, since the buffer may move while it
+ * grows. |size| counts the fields as HTTP/2 sizes a header list (+32 a field), capped by
+ * the buffer's max. */
 typedef struct hdr_list {
-  hop_buf strings;
-  hop_buf offs; /* array of hdr_off */
+  hop_buf recs;
   size_t n;
+  size_t size;
 } hdr_list;
 
-typedef struct hdr_off {
-  size_t name, name_len, value, value_len;
-} hdr_off;
+typedef struct hdr_rec {
+  uint32_t name_len, value_len;
+} hdr_rec;
 
 struct hop_call {
   atomic_int refs;           /* user ref (start's |out|) + the internal ref */
