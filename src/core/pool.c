@@ -10,15 +10,16 @@
 #define POISON(p, n) HOP_POISON(p, n)
 #define UNPOISON(p, n) HOP_UNPOISON(p, n)
 
-#define HDR 16
-#define BIG 0xffu
+#define HDR HOP_POOL_HDR
+#define BIG HOP_POOL_BIG
 
-static const size_t class_size[HOP_POOL_CLASSES] = {32,  48,  64,   96,   128,  192,  256, 384,
-                                                    512, 768, 1024, 1536, 2048, 3072, 4096};
+const size_t hop_pool_class_size[HOP_POOL_CLASSES] = {32,  48,  64,   96,   128,  192,  256, 384,
+                                                      512, 768, 1024, 1536, 2048, 3072, 4096};
+#define class_size hop_pool_class_size
 
 typedef struct hdr {
   size_t cls; /* index into class_size, or BIG */
-  size_t size; /* usable bytes */
+  size_t size; /* usable bytes: class_size[cls], or the size asked for */
 } hdr;
 
 static unsigned class_of(const hop_pool *p, size_t n) {
@@ -34,15 +35,8 @@ void hop_pool_init(hop_pool *p, size_t max_bytes) {
   }
 }
 
-void *hop_pool_alloc(hop_pool *p, size_t n) {
+void *hop_pool_alloc_new(hop_pool *p, size_t n) {
   unsigned c = class_of(p, n);
-  if (c != BIG && p->free[c]) {
-    uint8_t *b = p->free[c];
-    UNPOISON(b, HDR + class_size[c]);
-    p->free[c] = *(void **)(b + HDR);
-    p->kept -= class_size[c] + HDR;
-    return b + HDR;
-  }
   size_t size = c == BIG ? n : class_size[c];
   if (size > SIZE_MAX - HDR) return NULL;
   hdr *h = malloc(HDR + size);
@@ -52,26 +46,13 @@ void *hop_pool_alloc(hop_pool *p, size_t n) {
   return (uint8_t *)h + HDR;
 }
 
+void hop_pool_free_block(void *ptr) { free((uint8_t *)ptr - HDR); }
+
 void *hop_pool_calloc(hop_pool *p, size_t nmemb, size_t size) {
   if (size && nmemb > SIZE_MAX / size) return NULL;
   void *v = hop_pool_alloc(p, nmemb * size);
   if (v) memset(v, 0, nmemb * size);
   return v;
-}
-
-void hop_pool_free(hop_pool *p, void *ptr) {
-  if (!ptr) return;
-  uint8_t *b = (uint8_t *)ptr - HDR;
-  hdr *h = (hdr *)b;
-  if (h->cls == BIG || p->kept + HDR + h->size > p->max) {
-    free(b);
-    return;
-  }
-  size_t c = h->cls;
-  *(void **)ptr = p->free[c];
-  p->free[c] = b;
-  p->kept += HDR + class_size[c];
-  POISON((uint8_t *)ptr + sizeof(void *), class_size[c] - sizeof(void *));
 }
 
 void *hop_pool_realloc(hop_pool *p, void *ptr, size_t n) {

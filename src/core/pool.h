@@ -9,6 +9,8 @@
 
 #include <stddef.h>
 
+#include "core/poison.h"
+
 #define HOP_POOL_CLASSES 15
 
 typedef struct hop_pool {
@@ -18,14 +20,49 @@ typedef struct hop_pool {
 } hop_pool;
 
 void hop_pool_init(hop_pool *p, size_t max_bytes);
-/* NULL when out of memory. Aligned for any scalar type (16). */
-void *hop_pool_alloc(hop_pool *p, size_t n);
+/* hop_pool_alloc(p, n) and hop_pool_free(p, ptr) are inline, below. Allocations are NULL
+ * when out of memory, aligned for any scalar type (16). */
 void *hop_pool_calloc(hop_pool *p, size_t nmemb, size_t size);
 void *hop_pool_realloc(hop_pool *p, void *ptr, size_t n);
-void hop_pool_free(hop_pool *p, void *ptr);
 /* Frees a pool block from any thread, straight back to malloc (the pool is not touched). */
 void hop_pool_free_elsewhere(void *ptr);
 /* Frees every kept block. The pool stays usable. */
 void hop_pool_drain(hop_pool *p);
+
+/* ---- the common cases, inline (a stream costs nghttp2 ~15 allocations and frees) ---- */
+
+#define HOP_POOL_HDR 16    /* the block header: its class, its usable size */
+#define HOP_POOL_BIG 0xffu /* the class of a block bigger than every class */
+extern const size_t hop_pool_class_size[HOP_POOL_CLASSES];
+void *hop_pool_alloc_new(hop_pool *p, size_t n); /* no kept block of that class */
+void hop_pool_free_block(void *ptr);             /* back to malloc */
+
+static inline void *hop_pool_alloc(hop_pool *p, size_t n) {
+  if (n <= 4096) {
+    unsigned c = p->cls[(n + 15) / 16];
+    unsigned char *b = p->free[c];
+    if (b) {
+      HOP_UNPOISON(b, HOP_POOL_HDR + hop_pool_class_size[c]);
+      p->free[c] = *(void **)(b + HOP_POOL_HDR);
+      p->kept -= hop_pool_class_size[c] + HOP_POOL_HDR;
+      return b + HOP_POOL_HDR;
+    }
+  }
+  return hop_pool_alloc_new(p, n);
+}
+
+static inline void hop_pool_free(hop_pool *p, void *ptr) {
+  if (!ptr) return;
+  unsigned char *b = (unsigned char *)ptr - HOP_POOL_HDR;
+  size_t c = ((const size_t *)(void *)b)[0], size = ((const size_t *)(void *)b)[1];
+  if (c == HOP_POOL_BIG || p->kept + HOP_POOL_HDR + size > p->max) {
+    hop_pool_free_block(ptr);
+    return;
+  }
+  *(void **)ptr = p->free[c];
+  p->free[c] = b;
+  p->kept += HOP_POOL_HDR + size;
+  HOP_POISON((unsigned char *)ptr + sizeof(void *), size - sizeof(void *));
+}
 
 #endif
