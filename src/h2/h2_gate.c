@@ -3,6 +3,8 @@
 #include <string.h>
 
 #define FRAME_HD 9
+/* the per-frame helpers of hop_h2_gate_recv: two call sites each, inlined anyway */
+#define HOT static inline __attribute__((always_inline))
 
 void hop_h2_gate_init(hop_h2_gate *g, int server) {
   memset(g, 0, sizeof(*g));
@@ -59,7 +61,7 @@ void hop_h2_gate_on_invalid(hop_h2_gate *g, const nghttp2_frame *f) {
   if (f->hd.type == NGHTTP2_HEADERS) note(g, f->hd.stream_id, HOP_H2_GATE_WE_RESET);
 }
 
-static uint32_t u32(const uint8_t *p) {
+HOT uint32_t u32(const uint8_t *p) {
   return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
@@ -116,7 +118,7 @@ static uint32_t check_header(hop_h2_gate *g, nghttp2_session *s, const uint8_t *
 
 /* 1 when check_header would pass |hd| whatever the frames not fed yet do (see max_new and
  * closing in h2_gate.h), so no feed is needed before it. */
-static int known_pass(const hop_h2_gate *g, nghttp2_session *s, const uint8_t *hd) {
+HOT int known_pass(const hop_h2_gate *g, nghttp2_session *s, const uint8_t *hd) {
   int32_t id = (int32_t)(u32(hd + 5) & 0x7fffffff);
   if (!g->server) {
     if (hd[3] != NGHTTP2_HEADERS && hd[3] != NGHTTP2_DATA) return 0;
@@ -136,7 +138,7 @@ static int known_pass(const hop_h2_gate *g, nghttp2_session *s, const uint8_t *h
 }
 
 /* A frame header passed the gate: keeps max_new, open and closing true (see h2_gate.h). */
-static void track(hop_h2_gate *g, const uint8_t *hd) {
+HOT void track(hop_h2_gate *g, const uint8_t *hd) {
   int32_t id = (int32_t)(u32(hd + 5) & 0x7fffffff);
   unsigned k = ((uint32_t)id >> 1) % HOP_H2_GATE_RING;
   if (!g->server) {
@@ -180,7 +182,7 @@ static void track(hop_h2_gate *g, const uint8_t *hd) {
 }
 
 /* The frame whose header is |hd| starts now: remember what its payload needs. */
-static void begin_payload(hop_h2_gate *g, const uint8_t *hd) {
+HOT void begin_payload(hop_h2_gate *g, const uint8_t *hd) {
   g->payload_left = (uint32_t)hd[0] << 16 | (uint32_t)hd[1] << 8 | hd[2];
   g->prio_want = 0;
   g->prio_len = 0;
