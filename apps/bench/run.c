@@ -77,9 +77,9 @@ static void hist_lock(runner *r) {
 }
 static void hist_unlock(runner *r) { atomic_flag_clear_explicit(&r->hist_lock, memory_order_release); }
 
-/* Accounts one completed call. Returns 1 if the caller should start another. */
-static int complete(runner *r, uint64_t t0, uint64_t seq, int err, int status) {
-  uint64_t now = hop_now_us(), lat = now - t0;
+/* Accounts one completed call at |now|. Returns 1 if the caller should start another. */
+static int complete(runner *r, uint64_t now, uint64_t t0, uint64_t seq, int err, int status) {
+  uint64_t lat = now - t0;
   int ok = err == HOP_OK && status >= 200 && status < 300;
   atomic_fetch_sub(&r->inflight, 1);
   int phase = atomic_load(&r->phase);
@@ -132,9 +132,10 @@ static void track_inflight(runner *r) {
 
 static void on_done(hop_call *call, int err, const hop_response *resp, void *ud);
 
-static int async_start(slot *s) {
+/* |now|: the clock read of the completion that starts it (one read a call, not two). */
+static int async_start(slot *s, uint64_t now) {
   runner *r = s->r;
-  s->t0 = hop_now_us();
+  s->t0 = now;
   s->seq = atomic_fetch_add(&r->seq, 1);
   track_inflight(r);
   int rc = hop_call_start(r->client, &r->call, on_done, s, NULL);
@@ -152,7 +153,9 @@ static void on_done(hop_call *call, int err, const hop_response *resp, void *ud)
   slot *s = ud;
   runner *r = s->r;
   atomic_fetch_add(&r->busy, 1);
-  if (!complete(r, s->t0, s->seq, err, resp ? resp->status : 0) || async_start(s) != HOP_OK)
+  uint64_t now = hop_now_us();
+  if (!complete(r, now, s->t0, s->seq, err, resp ? resp->status : 0) ||
+      async_start(s, now) != HOP_OK)
     atomic_fetch_sub(&r->active, 1);
   atomic_fetch_sub(&r->busy, 1);
 }
@@ -177,7 +180,7 @@ static void *caller_main(void *arg) {
     int rc = hop_client_do(r->client, &r->call, &res);
     int status = res.status;
     hop_result_free(&res);
-    if (!complete(r, s->t0, s->seq, rc, status)) break;
+    if (!complete(r, hop_now_us(), s->t0, s->seq, rc, status)) break;
   }
   atomic_fetch_sub(&r->active, 1);
   return NULL;
@@ -300,7 +303,7 @@ int hop_bench_run_mode(const hop_bench_opts *o, hop_bench_mode mode, const char 
   } else {
     for (uint32_t i = 0; i < C; i++) {
       slots[i].r = r;
-      if (async_start(&slots[i]) != HOP_OK) atomic_fetch_sub(&r->active, 1);
+      if (async_start(&slots[i], hop_now_us()) != HOP_OK) atomic_fetch_sub(&r->active, 1);
     }
   }
 
