@@ -17,12 +17,6 @@
 
 /* ---- received header lists -------------------------------------------------------------- */
 
-/* hop_buf_reserve, without the call when the room is there already (every header). */
-static inline int buf_room(hop_buf *b, size_t n) {
-  if (b->cap - b->len >= n && n <= b->max && b->len <= b->max - n) return HOP_OK;
-  return hop_buf_reserve(b, n);
-}
-
 int hdr_list_add(hdr_list *l, const char *n, size_t nl, const char *v, size_t vl) {
   /* the record (8 + nl + vl + 2 bytes) is never bigger than what |size| counts for it, so
    * the buffer's max caps both */
@@ -30,7 +24,7 @@ int hdr_list_add(hdr_list *l, const char *n, size_t nl, const char *v, size_t vl
       (uint64_t)vl > UINT32_MAX || l->size > l->recs.max || nl + vl + 32 > l->recs.max - l->size)
     return HOP_ETOOBIG;
   size_t need = sizeof(hdr_rec) + nl + vl + 2;
-  int rv = buf_room(&l->recs, need);
+  int rv = hop_buf_room(&l->recs, need);
   if (rv != HOP_OK) return rv;
   uint8_t *p = l->recs.data + l->recs.len;
   hdr_rec r = {(uint32_t)nl, (uint32_t)vl};

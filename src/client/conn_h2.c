@@ -72,8 +72,8 @@ static int on_header(nghttp2_session *s, const nghttp2_frame *f, const uint8_t *
   hop_call *call = live_call(conn, f->hd.stream_id);
   if (!call || call->fail_err) return 0;
   if (nl == 7 && memcmp(name, ":status", 7) == 0) {
-    int st = 0;
-    for (size_t i = 0; i < vl && i < 3; i++) st = st * 10 + (value[i] - '0');
+    /* nghttp2 admits only three digits (HTTP messaging checks) */
+    int st = vl == 3 ? (value[0] - '0') * 100 + (value[1] - '0') * 10 + (value[2] - '0') : 0;
     call->status = st;
     call->in_trailers = 0;
     hdr_list_clear(&call->headers_in); /* an interim (1xx) block's fields are not the answer's */
@@ -97,7 +97,12 @@ static int on_data_chunk(nghttp2_session *s, uint8_t flags, int32_t sid, const u
   hop_conn *conn = CONN(ud);
   hop_call *call = live_call(conn, sid);
   if (!call) return 0;
-  int rv = hop_buf_append(&call->resp_body, data, len);
+  hop_buf *b = &call->resp_body;
+  int rv = hop_buf_room(b, len); /* inline: a buffer kept with the call has the room */
+  if (rv == HOP_OK && len) {
+    memcpy(b->data + b->len, data, len);
+    b->len += len;
+  }
   if (rv != HOP_OK) {
     h2_cancel(conn, call);
     call_complete(call, rv);

@@ -20,6 +20,11 @@ static inline void hop_buf_clear(hop_buf *b) { b->len = 0; }
 /* Makes room for |n| more bytes (within max). */
 int hop_buf_reserve(hop_buf *b, size_t n);
 int hop_buf_append(hop_buf *b, const void *p, size_t n);
+/* hop_buf_reserve, without the call when the room is there already. */
+static inline int hop_buf_room(hop_buf *b, size_t n) {
+  if (b->cap - b->len >= n && n <= b->max && b->len <= b->max - n) return 0;
+  return hop_buf_reserve(b, n);
+}
 int hop_buf_appendf(hop_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Removes the first |n| bytes. */
 void hop_buf_consume(hop_buf *b, size_t n);

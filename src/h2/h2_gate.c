@@ -21,37 +21,10 @@ static hop_h2_gate_entry *find(hop_h2_gate *g, int32_t id) {
   return e->id == id ? e : NULL;
 }
 
-static void note(hop_h2_gate *g, int32_t id, uint8_t how) {
-  if (id <= 0) return;
-  hop_h2_gate_entry *e = slot(g, id);
-  if (e->id != id) { /* a newer stream takes the slot of one HOP_H2_GATE_RING ids older */
-    e->id = id;
-    e->how = HOP_H2_GATE_NONE;
-  }
-  if (how > e->how) e->how = how; /* we reset > peer reset > END_STREAM */
-}
-
-void hop_h2_gate_on_recv(hop_h2_gate *g, const nghttp2_frame *f) {
-  if (f->hd.type == NGHTTP2_RST_STREAM) note(g, f->hd.stream_id, HOP_H2_GATE_PEER_RESET);
-  else if ((f->hd.type == NGHTTP2_DATA || f->hd.type == NGHTTP2_HEADERS) &&
-           (f->hd.flags & NGHTTP2_FLAG_END_STREAM))
-    note(g, f->hd.stream_id, HOP_H2_GATE_END_STREAM);
-}
-
-void hop_h2_gate_on_send(hop_h2_gate *g, const nghttp2_frame *f) {
-  if (f->hd.type == NGHTTP2_RST_STREAM) note(g, f->hd.stream_id, HOP_H2_GATE_WE_RESET);
-  else if (f->hd.type == NGHTTP2_HEADERS && g->track_closes && f->hd.stream_id > 0)
-    g->open_sent[((uint32_t)f->hd.stream_id >> 1) % HOP_H2_GATE_RING] = f->hd.stream_id;
-}
+#define note hop_h2_gate_note_
 
 void hop_h2_gate_track_closes(hop_h2_gate *g) {
   if (!g->server) g->track_closes = 1;
-}
-
-void hop_h2_gate_on_close(hop_h2_gate *g, int32_t id) {
-  if (id <= 0) return;
-  int32_t *e = &g->open_sent[((uint32_t)id >> 1) % HOP_H2_GATE_RING];
-  if (*e == id) *e = 0;
 }
 
 void hop_h2_gate_on_invalid(hop_h2_gate *g, const nghttp2_frame *f) {

@@ -86,15 +86,48 @@ ssize_t hop_h2_gate_recv(hop_h2_gate *g, nghttp2_session *s, const uint8_t *in, 
 
 /* Bookkeeping, from the owner's nghttp2 callbacks: every received frame
  * (on_frame_recv_callback), every frame sent (on_frame_send_callback) and every frame the
- * session rejected (on_invalid_frame_recv_callback: the streams it refused). */
-void hop_h2_gate_on_recv(hop_h2_gate *g, const nghttp2_frame *f);
-void hop_h2_gate_on_send(hop_h2_gate *g, const nghttp2_frame *f);
+ * session rejected (on_invalid_frame_recv_callback: the streams it refused). The first two
+ * (and on_close) are inline, below: they run for every frame. */
+static inline void hop_h2_gate_on_recv(hop_h2_gate *g, const nghttp2_frame *f);
+static inline void hop_h2_gate_on_send(hop_h2_gate *g, const nghttp2_frame *f);
 void hop_h2_gate_on_invalid(hop_h2_gate *g, const nghttp2_frame *f);
 
 /* Client: the owner promises to call hop_h2_gate_on_close for every stream the session
  * closes (on_stream_close_callback), from before the first request goes out. A close not
  * reported would let frames on that stream pass unchecked. */
 void hop_h2_gate_track_closes(hop_h2_gate *g);
-void hop_h2_gate_on_close(hop_h2_gate *g, int32_t id);
+static inline void hop_h2_gate_on_close(hop_h2_gate *g, int32_t id);
+
+/* ---- inline ---- */
+
+/* Remembers how stream |id| closed (the strongest way seen). */
+static inline void hop_h2_gate_note_(hop_h2_gate *g, int32_t id, uint8_t how) {
+  if (id <= 0) return;
+  hop_h2_gate_entry *e = &g->ring[((uint32_t)id >> 1) % HOP_H2_GATE_RING];
+  if (e->id != id) { /* a newer stream takes the slot of one HOP_H2_GATE_RING ids older */
+    e->id = id;
+    e->how = HOP_H2_GATE_NONE;
+  }
+  if (how > e->how) e->how = how; /* we reset > peer reset > END_STREAM */
+}
+
+static inline void hop_h2_gate_on_recv(hop_h2_gate *g, const nghttp2_frame *f) {
+  if (f->hd.type == NGHTTP2_RST_STREAM) hop_h2_gate_note_(g, f->hd.stream_id, HOP_H2_GATE_PEER_RESET);
+  else if ((f->hd.type == NGHTTP2_DATA || f->hd.type == NGHTTP2_HEADERS) &&
+           (f->hd.flags & NGHTTP2_FLAG_END_STREAM))
+    hop_h2_gate_note_(g, f->hd.stream_id, HOP_H2_GATE_END_STREAM);
+}
+
+static inline void hop_h2_gate_on_send(hop_h2_gate *g, const nghttp2_frame *f) {
+  if (f->hd.type == NGHTTP2_RST_STREAM) hop_h2_gate_note_(g, f->hd.stream_id, HOP_H2_GATE_WE_RESET);
+  else if (f->hd.type == NGHTTP2_HEADERS && g->track_closes && f->hd.stream_id > 0)
+    g->open_sent[((uint32_t)f->hd.stream_id >> 1) % HOP_H2_GATE_RING] = f->hd.stream_id;
+}
+
+static inline void hop_h2_gate_on_close(hop_h2_gate *g, int32_t id) {
+  if (id <= 0) return;
+  int32_t *e = &g->open_sent[((uint32_t)id >> 1) % HOP_H2_GATE_RING];
+  if (*e == id) *e = 0;
+}
 
 #endif
