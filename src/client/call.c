@@ -189,7 +189,8 @@ static hop_call *call_alloc(hop_client *c, size_t total, int on_loop) {
     c->call_cache = call->done_next;
     c->call_cache_len--;
     HOP_UNPOISON((char *)call + sizeof(*call), HOP_CALL_BLOCK - sizeof(*call));
-    memset(call, 0, offsetof(hop_call, timer));
+    /* the request part hop_call_start sets whole; the loop-thread state from zero */
+    memset(&call->state, 0, offsetof(hop_call, timer) - offsetof(hop_call, state));
     /* buf_ready empties the buffers */
     call->headers_in.n = call->trailers_in.n = call->headers_in.size = call->trailers_in.size = 0;
   } else {
@@ -470,9 +471,24 @@ void call_retry_or_fail(hop_call *call, int unprocessed, int err) {
   if (call_arm_timer(call) != HOP_OK) call_complete(call, HOP_ENOMEM);
 }
 
+/* Origins live as long as the client; a target is immutable while referenced. */
+static hop_origin *call_origin(hop_client *c, hop_call *call) {
+  hop_target *t = call->target;
+  if (t && t == c->last_target && call->http == c->last_http) return c->last_origin;
+  hop_origin *o = origin_get(c, call->host, call->port, call->http);
+  if (o && t) {
+    atomic_fetch_add_explicit(&t->refs, 1, memory_order_relaxed);
+    hop_target_free(c->last_target);
+    c->last_target = t;
+    c->last_http = call->http;
+    c->last_origin = o;
+  }
+  return o;
+}
+
 void call_on_start(hop_call *call, int fresh) {
   hop_client *c = call->client;
-  hop_origin *o = origin_get(c, call->host, call->port, call->http);
+  hop_origin *o = call_origin(c, call);
   if (!o) {
     call_complete(call, HOP_ENOMEM);
     return;
@@ -577,6 +593,7 @@ int hop_call_start(hop_client *c, const hop_call_opts *opts, hop_call_cb cb, voi
     call->path_len = t->path_len;
     call->port = t->port;
   } else {
+    call->target = NULL;
     call->host = put_str(&sp, u.host, hl);
     call->authority = put_str(&sp, u.authority, al);
     call->authority_len = al;
@@ -585,10 +602,12 @@ int hop_call_start(hop_client *c, const hop_call_opts *opts, hop_call_cb cb, voi
     call->port = u.port;
   }
   call->nheaders = opts->nheaders;
+  call->headers = NULL;
   if (opts->nheaders) {
     call->headers = (hop_header *)(blk + off_h);
     headers_fill(call->headers, opts->headers, opts->nheaders, 1);
   }
+  call->body = NULL;
   if (opts->body_len) {
     call->body = (uint8_t *)(blk + off_b);
     memcpy(call->body, opts->body, opts->body_len);
@@ -613,6 +632,7 @@ int hop_call_start(hop_client *c, const hop_call_opts *opts, hop_call_cb cb, voi
   buf_ready(&call->headers_in.recs, hcap);
   buf_ready(&call->trailers_in.recs, hcap);
   buf_ready(&call->resp_body, c->cfg.max_response_size);
+  call->msg_start.node.next = call->msg_cancel.node.next = NULL;
   call->msg_start.kind = MSG_START;
   call->msg_start.call = call;
   call->msg_cancel.kind = MSG_CANCEL;

@@ -108,6 +108,7 @@ static void client_destroy(hop_client *c) {
     c->origins = o->next;
     origin_free(o);
   }
+  hop_target_free(c->last_target);
   call_cache_free(c);
   hop_pool_drain(&c->ngpool); /* every session is gone with its connection */
   hop_hist_free(c->hist);

@@ -69,6 +69,7 @@ typedef struct hdr_rec {
 } hdr_rec;
 
 struct hop_call {
+  /* the request: every field set by hop_call_start (a reused block is not cleared here) */
   atomic_int refs;           /* user ref (start's |out|) + the internal ref */
   atomic_int done;           /* set once when the call completes (any thread reads) */
   atomic_uint attempts;
@@ -94,7 +95,7 @@ struct hop_call {
   hop_call_cb cb;
   void *user_data;
   uint64_t start_us;
-  /* loop-thread state */
+  /* loop-thread state: zero in a new call (call_alloc clears from here to |timer|) */
   int state;
   hop_origin *origin;
   hop_conn *conn;
@@ -254,6 +255,11 @@ struct hop_client {
   uint64_t dl_armed_ms;         /* when dl_timer fires; 0 = not armed */
   hop_call *call_cache;         /* linked through done_next */
   size_t call_cache_len;
+  /* the origin of the last target seen (a ref on it keeps the pointer meaningful): calls on
+   * one prepared target skip the origin list's host compare */
+  hop_target *last_target;
+  hop_http_mode last_http;
+  hop_origin *last_origin;
   hop_pool ngpool;              /* nghttp2 allocations of every session (h2/h2_mem.h);
                                    loop thread only */
   uint64_t drain_now_us;        /* the clock when this drain began completing calls: their */
