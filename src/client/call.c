@@ -505,6 +505,18 @@ void call_on_start(hop_call *call, int fresh) {
       return;
     }
   }
+  /* nothing waiting and a ready h2c connection with a free stream: submit there, as the
+   * queue and origin_pump would (the first such connection), without the round trip */
+  if (!o->q_head && !c->shutting_down && origin_effective_h2(o)) {
+    for (hop_conn *k = o->conns; k; k = k->next) {
+      if (k->proto != HOP_PROTO_H2C || k->state != CONN_READY || k->draining ||
+          k->close_pending || k->nactive >= k->limit)
+        continue;
+      int rv = h2_submit(k, call);
+      if (rv != HOP_OK) call_complete(call, rv);
+      return;
+    }
+  }
   origin_enqueue(o, call, 0);
   origin_pump(o);
 }
