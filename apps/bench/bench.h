@@ -91,7 +91,8 @@ typedef struct hop_bench_result {
   double cold_s;               /* time until the first C calls had completed */
   uint64_t bytes_per_call;     /* (peak heap in use - heap before the client) / concurrency:
                                   the client's memory per call in flight (sampled every
-                                  50 ms; caller thread stacks are not heap) */
+                                  10 ms for 1 s, then every 50 ms; caller thread stacks
+                                  are not heap) */
   uint64_t in_flight_max;      /* most calls seen in flight at once */
   hop_hist *hist;              /* measured-phase latency, owned; NULL if none */
   char first_error[160];       /* cause of the first failed call, "" if none */

@@ -23,8 +23,11 @@ enum { PHASE_WARM = 0, PHASE_MEASURE = 1, PHASE_STOP = 2 };
 #define DRAIN_MAX_US (5ull * 1000000ull) /* in-flight calls get this long after STOP */
 #define TICK_US 10000ull                 /* the driver's clock granularity */
 #define SAMPLE_US 250000ull              /* progress and RSS samples */
-#define HEAP_US 50000ull                 /* heap samples: mallinfo2 walks every free list, so
-                                            not each tick (a callgrind count paid ~50 a call) */
+#define HEAP_US 50000ull                 /* heap samples after the first second: mallinfo2
+                                            walks every free list, so not each tick (a
+                                            callgrind count paid ~50 a call); every tick
+                                            before, so a short run still sees its peak */
+#define HEAP_EVERY_TICK_US 1000000ull
 #define CALLER_STACK (256u * 1024u)      /* blocking callers: small stacks, 200 of them */
 
 typedef struct runner runner;
@@ -332,7 +335,7 @@ int hop_bench_run_mode(const hop_bench_opts *o, hop_bench_mode mode, const char 
       phase = PHASE_STOP;
     }
     if (phase == PHASE_STOP) break;
-    if (now >= next_heap) {
+    if (now >= next_heap || now - r->t_begin < HEAP_EVERY_TICK_US) {
       next_heap = now + HEAP_US;
       uint64_t heap = heap_in_use();
       if (heap > heap_max) heap_max = heap;
