@@ -224,6 +224,9 @@ int hop_proxy_start(hop_proxy **out, const hop_proxy_config *cfg, char *err, siz
   hop_rpc_server_config rc;
   hop_rpc_server_config_init(&rc);
   rc.max_message_size = px->cfg.max_message_size;
+  /* The answer is a few bytes: gzip would only grow it, and zlib's per-stream reset
+   * clears 64 KiB of tables (~65,000 instructions per RPC). */
+  rc.compress_min_bytes = 1024;
   rv = hop_server_new(&px->server, &px->cfg.server);
   if (!rv) rv = hop_rpc_server_new(&px->rpc, px->server, &rc);
   if (!rv) rv = hop_rpc_server_handle(px->rpc, HOP_PROXY_PROCEDURE, on_record, px, 0);

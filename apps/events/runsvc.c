@@ -196,6 +196,9 @@ int hop_runsvc_start(hop_runsvc **out, const hop_runsvc_config *cfg, char *err, 
   hop_rpc_server_config rc;
   hop_rpc_server_config_init(&rc);
   rc.max_message_size = rs->cfg.max_message_size;
+  /* The answer is a few bytes: gzip would only grow it, and zlib's per-stream reset
+   * clears 64 KiB of tables (~65,000 instructions per RPC). */
+  rc.compress_min_bytes = 1024;
   rv = hop_server_new(&rs->server, &rs->cfg.server);
   if (!rv) rv = hop_rpc_server_new(&rs->rpc, rs->server, &rc);
   if (!rv) rv = hop_rpc_server_handle(rs->rpc, HOP_RUNSVC_PROCEDURE, on_record, rs, 0);

@@ -8,8 +8,8 @@
  * Lifetime of a hop_rpc_request: one reference for the handler (dropped by reply/fail) and,
  * with a deadline, one for the timer (dropped in the timer's close callback, on the loop).
  * A reply from another thread leaves the timer to fire at the deadline (it then only cleans
- * up), so such calls keep their ~0.5 KiB until the deadline; replies on the loop thread stop
- * the timer at once. */
+ * up), so such calls keep their ~0.5 KiB (the message and metadata copies are freed with the
+ * reply) until the deadline; replies on the loop thread stop the timer at once. */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -265,7 +265,19 @@ static int complete(hop_rpc_request *rq, const void *msg, size_t len, hop_code c
     free(owned);
     return HOP_OK;
   }
-  if (rq->timer && pthread_equal(pthread_self(), rq->loop_thread)) close_timer(rq);
+  if (rq->timer && pthread_equal(pthread_self(), rq->loop_thread)) {
+    close_timer(rq);
+  } else {
+    /* Answered from another thread: the timer stays until its deadline (it then only
+     * cleans up), but nothing may read the request any more: its copies go now. They were
+     * the whole message (a proxy held every batch it forwarded for 30 s: 150 KB each). */
+    free(rq->msg_owned);
+    rq->msg_owned = NULL;
+    rq->msg = NULL;
+    hop_hdr_list_free(&rq->md_copy);
+    rq->md = NULL;
+    rq->nmd = 0;
+  }
   rq_unref(rq);
   return HOP_OK;
 }

@@ -580,6 +580,14 @@ static void t_error_kind(void **state) {
   sql_scalar("SELECT count(*) FROM action_events WHERE created_at IS NOT NULL AND "
              "updated_at IS NOT NULL", v, sizeof(v));
   assert_string_equal(v, "2");
+  if (g_engine == ENG_SQLITE) {
+    /* The transaction's time bound once: CURRENT_TIMESTAMP's format, UTC, now. */
+    sql_scalar("SELECT count(*) FROM action_events WHERE created_at = updated_at AND created_at "
+               "GLOB '[0-9][0-9][0-9][0-9]-[0-1][0-9]-[0-3][0-9] [0-2][0-9]:[0-5][0-9]:[0-6][0-9]'"
+               " AND abs(unixepoch(created_at) - unixepoch('now')) < 120",
+               v, sizeof(v));
+    assert_string_equal(v, "2");
+  }
   hop_store_close(s);
   listed_free(&l);
   rows_free(&b);
@@ -737,6 +745,21 @@ static void t_schema(void **state) {
     sql_scalar("SELECT group_concat(name) FROM pragma_index_info('idx_action_events_error_kind')",
                v, sizeof(v));
     assert_string_equal(v, "error_kind");
+    /* Partial: only rows that have an error_kind (docs/pipeline-store.md). */
+    sql_scalar("SELECT sql FROM sqlite_schema WHERE name = 'idx_action_events_error_kind'", v,
+               sizeof(v));
+    assert_string_equal(v, "CREATE INDEX idx_action_events_error_kind ON action_events "
+                           "(error_kind) WHERE error_kind IS NOT NULL");
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_open_v2(g_path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, "EXPLAIN QUERY PLAN SELECT count(*) FROM action_events"
+                                            " WHERE error_kind = 'KIND_USER'", -1, &st, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW); /* id, parent, notused, detail */
+    assert_non_null(strstr((const char *)sqlite3_column_text(st, 3), "idx_action_events_error_kind"));
+    sqlite3_finalize(st);
+    sqlite3_close(db);
     sql_scalar("PRAGMA journal_mode", v, sizeof(v));
     assert_string_equal(v, "wal");
   } else {
