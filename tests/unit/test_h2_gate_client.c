@@ -17,6 +17,7 @@
 
 typedef struct env {
   hop_h2_gate g;
+  _Alignas(8) uint8_t tables[HOP_H2_GATE_TABLES(0)];
   nghttp2_session *s;
   int closed_ok;   /* streams closed with NO_ERROR */
   int data_bytes;  /* DATA payload delivered */
@@ -89,7 +90,8 @@ static void env_init(env *e) {
   for (int i = 0; i < NSTREAMS; i++)
     assert_true(nghttp2_submit_request(e->s, NULL, nv, 4, NULL, NULL) == 2 * i + 1);
   drain(e);
-  hop_h2_gate_init(&e->g, 0);
+  memset(e->tables, 0, sizeof(e->tables));
+  hop_h2_gate_init(&e->g, 0, e->tables);
 }
 
 static size_t frame(uint8_t *b, uint8_t type, uint8_t flags, uint32_t sid, const void *pl,
