@@ -5,6 +5,7 @@
 #     private in-memory /tmp, since it writes every upload there).
 #  2. Memory: RSS of `hopwire serve` with 1,000 idle h2c connections, and with 10,000 streams
 #     in flight (Echo with a 1 s delay): bytes per connection and per stream.
+#     (Idle connections alone, server and client, with no throughput run: `hopwire idle-bench`.)
 # Usage: scripts/bench-server.sh [-n REQUESTS] [--rounds N] [--threads N] [--no-memory]
 #        (HOPWIRE=path/to/hopwire; default ./build/hopwire)
 set -euo pipefail
@@ -139,7 +140,9 @@ PY
 idle_py=$!
 pids+=("$idle_py")
 for _ in $(seq 200); do [ -f "$tmp/idle" ] && break; sleep 0.1; done
-sleep 1
+# The server's sweep (every 1 s) gives a connection's frame buffer back to the kernel after a
+# whole interval without frames: read RSS after two.
+sleep 2.5
 idle=$(rss_kb "$hw_pid")
 kill "$idle_py" 2>/dev/null; wait "$idle_py" 2>/dev/null || true
 per_conn=$(( (idle - base) * 1024 / 1000 ))

@@ -7,6 +7,7 @@
  *   spawn.c   the `hopwire serve` child the bench measures when no --target is given
  *   run.c     the load generator: one fresh hop_client per mode, async or blocking callers
  *   echo.c    the Echo service `hopwire serve` answers with (echo.h)
+ *   idle.c    hopwire idle-bench: RSS per idle h2c connection, server and client
  * What the kernel says about us (TIME_WAIT sockets, peak RSS, CPU seconds) and the child
  * process come from apps/common/child.h.
  *
@@ -117,6 +118,16 @@ int hop_bench_write_svg(FILE *f, const hop_bench_result *rs, size_t n, const cha
  * hop_child_stop. Returns 0, or -1 with a cause in |err|. */
 int hop_bench_server_start(hop_child *c, const char *exe, uint64_t delay_us,
                            uint32_t max_streams, char *err, size_t errlen);
+
+/* ---- memory per idle connection (idle.c) ---- */
+
+#define HOP_BENCH_IDLE_MAX_CONNS 5000u
+/* hopwire idle-bench: starts two `exe serve` children (this executable), measures the RSS
+ * growth per idle h2c connection of a server (2 x |n| raw connections) and of a hop_client
+ * (|n| connections after one call each; a first client warms the calls' memory), prints
+ * one line per side on stdout. |threads|: the servers' workers. Returns the exit code: 0,
+ * 1 when a side could not be measured (cause on stderr), 2 on bad arguments. */
+int hop_bench_idle(unsigned n, unsigned threads);
 
 /* ---- the load (run.c) ---- */
 

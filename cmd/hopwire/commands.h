@@ -13,5 +13,6 @@ int hop_cmd_executor(int argc, char **argv);
 int hop_cmd_store_bench(int argc, char **argv);
 int hop_cmd_pipeline_bench(int argc, char **argv);
 int hop_cmd_fault_bench(int argc, char **argv);
+int hop_cmd_idle_bench(int argc, char **argv);
 
 #endif

@@ -21,6 +21,7 @@ static const struct {
   {"demo", hop_cmd_demo, "the event pipeline's designs side by side, measured (make run)"},
   {"pipeline-bench", hop_cmd_pipeline_bench, "run-service events/s vs the store's ceiling, group commit, proxy"},
   {"store-bench", hop_cmd_store_bench, "measure the event store's ceiling: events/s, commits/s"},
+  {"idle-bench", hop_cmd_idle_bench, "RSS per idle h2c connection, server and client"},
   {"fault-bench", hop_cmd_fault_bench, "the pipeline under crashes, restarts, overload: nothing acknowledged lost"},
 };
 

@@ -417,6 +417,7 @@ void conn_tick(hop_conn *conn, uint64_t now) {
   const hop_client_config *cfg = &c->cfg;
   if (conn->state != CONN_READY) return;
   if (conn->proto == HOP_PROTO_H2C) {
+    h2_tick(conn);
     if (conn->ping_outstanding && now - conn->ping_sent_ms >= cfg->ping_timeout_ms) {
       ST_ADD(c, st_pings_timed_out, 1);
       hop_log_info("client: %s:%u did not answer PING; closing", conn->origin->host,

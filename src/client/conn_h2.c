@@ -285,14 +285,17 @@ int h2_session_init(hop_conn *conn) {
   nghttp2_option *opt;
   int rv = hop_h2_client_option_new(&opt);
   if (rv) return rv;
-  nghttp2_mem mem = hop_h2_mem(&c->ngpool);
-  rv = nghttp2_session_client_new3(&conn->ng, g_cbs, conn, opt, &mem);
+  nghttp2_mem mem = hop_h2_mem_init(&conn->ngmem, &c->ngpool);
+  void *gate_tables = hop_h2_mem_zalloc(&conn->ngmem, HOP_H2_GATE_TABLES(0));
+  rv = gate_tables ? nghttp2_session_client_new3(&conn->ng, g_cbs, conn, opt, &mem) : HOP_ENOMEM;
+  hop_h2_mem_opened(&conn->ngmem);
   nghttp2_option_del(opt);
   if (rv) {
     conn->ng = NULL;
+    hop_h2_mem_fini(&conn->ngmem);
     return HOP_ENOMEM;
   }
-  hop_h2_gate_init(&conn->gate, 0);
+  hop_h2_gate_init(&conn->gate, 0, gate_tables);
   hop_h2_gate_track_closes(&conn->gate); /* on_stream_close reports every close */
   rv = hop_h2_client_submit_settings(conn->ng, c->cfg.h2_stream_window, c->cfg.h2_conn_window,
                                      c->cfg.max_response_headers);
@@ -393,7 +396,13 @@ int h2_flush(hop_conn *conn) {
       rv = HOP_EPROTO;
       break;
     }
-    if (n == 0) break;
+    if (n == 0) {
+      conn->ob_idle = 1;
+      break;
+    }
+    conn->ob_idle = 0; /* the frame buffer may hold the rest of a header block */
+    conn->h2_sent = 1;
+    conn->ngmem.frames_dirty = 1;
     if (acc_len + (size_t)n > acc_cap) { /* flush what we gathered, then this chunk */
       if (acc_len && (rv = conn_write(conn, acc, acc_len)) != HOP_OK) break;
       acc_len = 0;
@@ -412,6 +421,13 @@ int h2_flush(hop_conn *conn) {
   return rv;
 }
 
+/* Nothing sent for a whole tick: the frame buffer's pages go back to the kernel (one
+ * madvise per idle spell, never per call). */
+void h2_tick(hop_conn *conn) {
+  if (conn->h2_sent) conn->h2_sent = 0;
+  else if (conn->ob_idle) hop_h2_mem_release(&conn->ngmem);
+}
+
 void h2_send_ping(hop_conn *conn) {
   if (!conn->ng) return;
   nghttp2_submit_ping(conn->ng, NGHTTP2_FLAG_NONE, NULL);
@@ -428,5 +444,6 @@ void h2_fail_calls(hop_conn *conn, int err) {
   if (conn->ng) {
     nghttp2_session_del(conn->ng);
     conn->ng = NULL;
+    hop_h2_mem_fini(&conn->ngmem);
   }
 }

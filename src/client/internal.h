@@ -12,6 +12,7 @@
 #include <uv.h>
 
 #include "core/pool.h"
+#include "h2/h2_mem.h"
 #include "client/waker.h"
 #include "core/buf.h"
 #include "h1/h1_response.h"
@@ -185,6 +186,9 @@ struct hop_conn {
   /* timing */
   uint64_t connected_ms, last_recv_ms, idle_since_ms, age_deadline_ms;
   size_t write_pending;          /* bytes handed to uv_write, not yet written */
+  hop_h2_mem ngmem;              /* the session's allocator (its large blocks in a page region) */
+  int ob_idle;                   /* the last nghttp2_session_mem_send returned 0 */
+  int h2_sent;                   /* frames written since the last tick: not idle */
 };
 
 struct hop_origin {
@@ -342,6 +346,7 @@ int h2_submit(hop_conn *conn, hop_call *call);
 void h2_cancel(hop_conn *conn, hop_call *call);
 int h2_flush(hop_conn *conn);
 void h2_send_ping(hop_conn *conn);
+void h2_tick(hop_conn *conn); /* the client's tick, on a ready h2c connection */
 void h2_fail_calls(hop_conn *conn, int err);
 
 /* conn_h1.c */

@@ -48,6 +48,16 @@ void *hop_pool_alloc_new(hop_pool *p, size_t n) {
 
 void hop_pool_free_block(void *ptr) { free((uint8_t *)ptr - HDR); }
 
+void *hop_pool_alloc_exact(hop_pool *p, size_t n) {
+  (void)p;
+  if (n > SIZE_MAX - HDR) return NULL;
+  hdr *h = malloc(HDR + n);
+  if (!h) return NULL;
+  h->cls = BIG; /* freed straight back to malloc, like a block over the largest class */
+  h->size = n;
+  return (uint8_t *)h + HDR;
+}
+
 void *hop_pool_calloc(hop_pool *p, size_t nmemb, size_t size) {
   if (size && nmemb > SIZE_MAX / size) return NULL;
   void *v = hop_pool_alloc(p, nmemb * size);

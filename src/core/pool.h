@@ -23,6 +23,9 @@ void hop_pool_init(hop_pool *p, size_t max_bytes);
 /* hop_pool_alloc(p, n) and hop_pool_free(p, ptr) are inline, below. Allocations are NULL
  * when out of memory, aligned for any scalar type (16). */
 void *hop_pool_calloc(hop_pool *p, size_t nmemb, size_t size);
+/* A block of exactly |n| bytes (plus the header), not rounded up to a class and never kept
+ * on free: for long-lived blocks, where a class's slack would be paid for their lifetime. */
+void *hop_pool_alloc_exact(hop_pool *p, size_t n);
 void *hop_pool_realloc(hop_pool *p, void *ptr, size_t n);
 /* Frees a pool block from any thread, straight back to malloc (the pool is not touched). */
 void hop_pool_free_elsewhere(void *ptr);

@@ -6,9 +6,15 @@
 /* the per-frame helpers of hop_h2_gate_recv: two call sites each, inlined anyway */
 #define HOT static inline __attribute__((always_inline))
 
-void hop_h2_gate_init(hop_h2_gate *g, int server) {
+void hop_h2_gate_init(hop_h2_gate *g, int server, void *tables) {
   memset(g, 0, sizeof(*g));
   g->server = server;
+  g->ring = tables;
+  if (server) g->open = (hop_h2_gate_open *)(g->ring + HOP_H2_GATE_RING);
+  else {
+    g->closing = (uint32_t *)(g->ring + HOP_H2_GATE_RING);
+    g->open_sent = (int32_t *)(g->closing + HOP_H2_GATE_RING);
+  }
   g->magic_left = server ? NGHTTP2_CLIENT_MAGIC_LEN : 0;
 }
 

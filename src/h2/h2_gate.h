@@ -41,6 +41,20 @@ typedef struct hop_h2_gate_entry {
   uint8_t how; /* HOP_H2_GATE_* */
 } hop_h2_gate_entry;
 
+/* Server: a stream opened without END_STREAM by a HEADERS that needed no feed (see max_new). */
+typedef struct hop_h2_gate_open {
+  int32_t id;
+  uint32_t epoch;
+} hop_h2_gate_open;
+
+/* The per-stream tables live outside the struct, in memory the owner provides (zeroed, this
+ * many bytes, 8-aligned, as long as the gate): an idle connection's gate is then ~80 bytes,
+ * and pages of fresh memory that no stream touched are never resident. Server: ring then
+ * open; client: ring, closing, then open_sent. */
+#define HOP_H2_GATE_TABLES(server)                                                          \
+  (HOP_H2_GATE_RING * (sizeof(hop_h2_gate_entry) +                                         \
+                       ((server) ? sizeof(hop_h2_gate_open) : 2 * sizeof(uint32_t))))
+
 typedef struct hop_h2_gate {
   int server;            /* 1: the peer is a client (sends the magic, opens odd ids) */
   uint32_t magic_left;   /* client magic bytes still to pass */
@@ -53,7 +67,7 @@ typedef struct hop_h2_gate {
   uint32_t error;        /* the connection error the gate sent (0 = none) */
   const char *reason;    /* what it was, for the log */
   uint32_t violations;   /* connection and stream errors the gate raised */
-  hop_h2_gate_entry ring[HOP_H2_GATE_RING]; /* slot (id >> 1) % HOP_H2_GATE_RING */
+  hop_h2_gate_entry *ring; /* HOP_H2_GATE_RING slots: (id >> 1) % HOP_H2_GATE_RING */
   /* Server: verdicts known without feeding the session first (each feed is a
    * nghttp2_session_mem_recv call, and clients send 100 HEADERS then 100 DATA): HEADERS on
    * an id above every HEADERS so far opens a new stream; DATA on a stream such a HEADERS
@@ -62,22 +76,23 @@ typedef struct hop_h2_gate {
    * passes: that ends every such entry at once (a new epoch). */
   int32_t max_new;       /* highest HEADERS stream id passed */
   uint32_t epoch;
-  struct { int32_t id; uint32_t epoch; } open[HOP_H2_GATE_RING]; /* slot as |ring| */
+  hop_h2_gate_open *open; /* server: slot as |ring| */
   /* Client: a response's HEADERS or DATA on a stream the session holds open passes without
    * a feed first, unless a frame not fed yet may have closed it: END_STREAM on that stream
    * (closing[]), or RST_STREAM, GOAWAY, PUSH_PROMISE, ... (dirty), both counted per feed. */
   uint32_t feeds;        /* session feeds so far */
   uint32_t dirty;        /* feeds + 1 when a frame since the last feed may close any stream */
-  uint32_t closing[HOP_H2_GATE_RING]; /* slot as |ring|: feeds + 1 when an END_STREAM on
-                                          any stream of the slot is not fed yet */
+  uint32_t *closing;     /* client: slot as |ring|: feeds + 1 when an END_STREAM on any
+                            stream of the slot is not fed yet */
   /* Client, when the owner reports every stream close (hop_h2_gate_track_closes): the
    * streams whose HEADERS went out and whose close has not been seen, slot as |ring|. Those
    * are open in the session, so no stream-map lookup is needed to tell. */
   int track_closes;
-  int32_t open_sent[HOP_H2_GATE_RING];
+  int32_t *open_sent;    /* client: slot as |ring| */
 } hop_h2_gate;
 
-void hop_h2_gate_init(hop_h2_gate *g, int server);
+/* |tables|: HOP_H2_GATE_TABLES(server) zeroed bytes (see above). */
+void hop_h2_gate_init(hop_h2_gate *g, int server, void *tables);
 
 /* Feeds |in| to |s| through the gate. Returns |len| or a negative nghttp2 error from
  * nghttp2_session_mem_recv (fatal: drop the session). After a connection error (g->error)

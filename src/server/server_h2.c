@@ -6,7 +6,6 @@
 
 #include "core/clock.h"
 #include "core/log.h"
-#include "h2/h2_mem.h"
 #include "hopwire/error.h"
 #include "server/server_internal.h"
 
@@ -319,12 +318,23 @@ void hop_h2_server_free(hop_server *s) {
 
 int hop_h2_conn_start(hop_conn *c) {
   hop_server *s = c->w->s;
-  /* The session's own allocations come from the worker's pool (h2/h2_mem.h). */
-  nghttp2_mem mem = hop_h2_mem(&c->w->pool);
-  if (nghttp2_session_server_new3(&c->session, s->h2_callbacks, c, s->h2_option, &mem))
+  /* The session's own allocations come from the worker's pool, its large blocks from a
+   * region of its own (h2/h2_mem.h); the gate's tables are asked first, to share a page. */
+  nghttp2_mem mem = hop_h2_mem_init(&c->h2mem, &c->w->pool);
+  void *gate_tables = hop_h2_mem_zalloc(&c->h2mem, HOP_H2_GATE_TABLES(1));
+  int rv = gate_tables ? nghttp2_session_server_new3(&c->session, s->h2_callbacks, c,
+                                                     s->h2_option, &mem)
+                       : HOP_ENOMEM;
+  hop_h2_mem_opened(&c->h2mem);
+  if (rv) c->session = NULL; /* a failed new3 may leave it pointing at what it freed */
+  else rv = hop_h2_submit_settings(c->session, &s->h2);
+  if (rv) { /* not an h2 connection yet: hop_h2_conn_free will not run */
+    if (c->session) nghttp2_session_del(c->session);
+    c->session = NULL;
+    hop_h2_mem_fini(&c->h2mem);
     return HOP_ENOMEM;
-  if (hop_h2_submit_settings(c->session, &s->h2)) return HOP_ENOMEM;
-  hop_h2_gate_init(&c->gate, 1);
+  }
+  hop_h2_gate_init(&c->gate, 1, gate_tables);
   uint64_t now = hop_now_ms();
   hop_h2_flood_init(&c->flood, s->cfg.max_empty_frames, s->cfg.max_control_per_sec,
                     s->cfg.max_resets_sent_burst, s->cfg.max_resets_sent_rate, now);
@@ -349,6 +359,7 @@ void hop_h2_conn_free(hop_conn *c) {
   c->last_st = NULL;
   if (c->session) nghttp2_session_del(c->session);
   c->session = NULL;
+  hop_h2_mem_fini(&c->h2mem);
   free(c->ready);
   c->ready = NULL;
 }
@@ -434,7 +445,11 @@ void hop_h2_conn_flush(hop_conn *c) {
       hop_conn_close(c);
       return;
     }
-    if (n == 0) break;
+    if (n == 0) {
+      c->ob_idle = 1;
+      break;
+    }
+    c->ob_idle = 0; /* the frame buffer may hold the rest of a header block */
     if (hop_buf_append(&c->wbuf, data, (size_t)n)) {
       hop_conn_close(c);
       return;
@@ -445,6 +460,8 @@ void hop_h2_conn_flush(hop_conn *c) {
     hop_conn_mark_dirty(c);
   }
   if (c->wbuf.len) {
+    c->h2_sent = 1;
+    c->h2mem.frames_dirty = 1;
     size_t len;
     uint8_t *bytes = hop_buf_steal(&c->wbuf, &len);
     uv_buf_t b = uv_buf_init((char *)bytes, (unsigned)len);
@@ -473,6 +490,10 @@ void hop_h2_conn_drain(hop_conn *c, int final_step) {
 
 void hop_h2_conn_sweep(hop_conn *c, uint64_t now) {
   int changed = 0;
+  /* Nothing sent for a whole sweep interval: the frame buffer's pages go back to the
+   * kernel (one madvise per idle spell, never per call). */
+  if (c->h2_sent) c->h2_sent = 0;
+  else if (c->ob_idle) hop_h2_mem_release(&c->h2mem);
   for (hop_h2_stream *st = c->streams; st; st = st->next) {
     /* Request not complete in time, or answer not taken by the peer in time. A request
      * held by its handler has no deadline here (the handler owns it). */

@@ -20,6 +20,7 @@
 #include "core/pool.h"
 #include "h1/h1_request.h"
 #include "h2/h2_gate.h"
+#include "h2/h2_mem.h"
 #include "h2/h2_opts.h"
 #include "hopwire/server.h"
 #include "loop/mailbox.h"
@@ -184,6 +185,9 @@ struct hop_conn {
   int goaway_final;        /* second GOAWAY submitted */
   int calm_pending;        /* a flood counter tripped: GOAWAY(ENHANCE_YOUR_CALM) at next flush */
   hop_buf wbuf;            /* frames gathered for the next uv_write */
+  hop_h2_mem h2mem;        /* the session's allocator (its large blocks in a page region) */
+  int ob_idle;             /* the last nghttp2_session_mem_send returned 0 */
+  int h2_sent;             /* frames written since the last sweep: not idle */
 };
 
 struct hop_worker {

@@ -14,6 +14,7 @@
 
 typedef struct env {
   hop_h2_gate g;
+  _Alignas(8) uint8_t tables[HOP_H2_GATE_TABLES(1)];
   nghttp2_session *s;
   uint8_t out[4096]; /* what the session sent (mem_send), concatenated */
   size_t out_len;
@@ -47,7 +48,8 @@ static void env_init(env *e) {
   nghttp2_option_del(o);
   nghttp2_session_callbacks_del(cb);
   assert_int_equal(hop_h2_submit_settings(e->s, &l), 0);
-  hop_h2_gate_init(&e->g, 1);
+  memset(e->tables, 0, sizeof(e->tables));
+  hop_h2_gate_init(&e->g, 1, e->tables);
 }
 
 static void env_free(env *e) { nghttp2_session_del(e->s); }

@@ -19,6 +19,7 @@
 typedef struct env {
   hop_h2_gate g;
   int track;       /* closes reported to the gate */
+  _Alignas(8) uint8_t tables[HOP_H2_GATE_TABLES(0)];
   nghttp2_session *s;
   int closed_ok;   /* streams closed with NO_ERROR */
   int data_bytes;  /* DATA payload delivered */
@@ -69,7 +70,8 @@ static void drain(env *e) {
 /* A client session with NSTREAMS GET requests open (streams 1, 3, 5, ...). */
 static void env_init(env *e, int track) {
   memset(e, 0, sizeof(*e));
-  hop_h2_gate_init(&e->g, 0);
+  memset(e->tables, 0, sizeof(e->tables));
+  hop_h2_gate_init(&e->g, 0, e->tables);
   e->track = track;
   if (track) hop_h2_gate_track_closes(&e->g); /* before the requests go out */
   nghttp2_session_callbacks *cb;
