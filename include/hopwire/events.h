@@ -13,7 +13,8 @@
  * - HOP_BATCH_ADAPTIVE (default): no fixed wait. While fewer than max_inflight RPCs are in
  *   flight a batch leaves at once with whatever is queued (a lone event costs one round
  *   trip); while they are, events accumulate, so batches grow with load up to
- *   max_batch_events ("Nagle for RPCs").
+ *   max_batch_events ("Nagle for RPCs"). A queue of more than 64 events is spread over the
+ *   free slots, at least 64 a batch, so a burst moves through the hops as a pipeline.
  *
  * Threads: record calls from any thread; callbacks run on the batcher's transport thread (the
  * hop_client loop, or whatever thread the custom send completes on), or on the batcher's own

@@ -535,6 +535,47 @@ static void test_adaptive_accumulates_under_load(void **state) {
   free(o);
 }
 
+static void tweak_inflight4_linger(hop_event_batcher_config *c) {
+  c->max_inflight = 4;
+  c->max_delay_us = 100000; /* events queue behind the one RPC in flight for 100 ms */
+}
+
+/* ADAPTIVE: a queue larger than 64 events leaves spread over the free RPC slots (300 over 3
+ * free: 100 each), never below 64 a batch (150 over 3: 64, 64, 22); one free slot takes it
+ * all (test above). */
+static void split_case(uint32_t n, const uint32_t *want, uint32_t nwant) {
+  fake *f = fake_new();
+  fake_set_hold(f, 1);
+  hop_event_batcher *b = batcher_new(f, HOP_BATCH_ADAPTIVE, tweak_inflight4_linger);
+  outcome *o = calloc(n + 1, sizeof(*o));
+  assert_non_null(o);
+  uint8_t ev[50];
+  make_event(ev, sizeof(ev), 0);
+  assert_int_equal(hop_event_record_async(b, ev, sizeof(ev), 0, record_cb, &o[0]), HOP_OK);
+  assert_int_equal(fake_wait_rpcs(f, 1), 1); /* alone, at once: nothing was in flight */
+  for (uint32_t i = 1; i <= n; i++) {
+    make_event(ev, sizeof(ev), i);
+    assert_int_equal(hop_event_record_async(b, ev, sizeof(ev), 0, record_cb, &o[i]), HOP_OK);
+  }
+  assert_int_equal(fake_wait_rpcs(f, 1 + nwant), 1 + nwant);
+  usleep(150000); /* and nothing more */
+  assert_int_equal(fake_nrpcs(f), 1 + nwant);
+  assert_int_equal(f->sizes[0], 1);
+  for (uint32_t i = 0; i < nwant; i++) assert_int_equal(f->sizes[1 + i], want[i]);
+  fake_release(f, 1 + nwant);
+  assert_true(wait_calls(o, (int)n + 1, 1));
+  hop_event_batcher_free(b);
+  fake_free(f);
+  free(o);
+}
+
+static void test_adaptive_splits_over_free_slots(void **state) {
+  static const uint32_t w300[] = {100, 100, 100}, w150[] = {64, 64, 22}, w40[] = {40};
+  split_case(300, w300, 3);
+  split_case(150, w150, 3);
+  split_case(40, w40, 1);
+}
+
 /* ADAPTIVE against a transport that answers after a delay: batches grow with the number of
  * concurrent recorders. */
 typedef struct recorder_arg {
@@ -859,6 +900,7 @@ int main(void) {
       cmocka_unit_test(test_cap_batch_bytes),
       cmocka_unit_test(test_lone_event_timer),
       cmocka_unit_test(test_adaptive_accumulates_under_load),
+      cmocka_unit_test(test_adaptive_splits_over_free_slots),
       cmocka_unit_test(test_flyte_workers_cap_and_timeout),
       cmocka_unit_test(test_exactly_once_threads_adaptive),
       cmocka_unit_test(test_exactly_once_threads_flyte),
